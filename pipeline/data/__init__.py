@@ -1,0 +1,1 @@
+"""Datasets: the built-in generator, any VOC-layout root, and training transforms."""

@@ -1,0 +1,82 @@
+"""torch Datasets over a Manifest: images, image-level labels and optional pixel targets."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from pipeline.data.transforms import random_scale_crop_flip, to_tensor
+from pipeline.data.voc import Manifest, read_image
+
+PixelLoader = Callable[[str], np.ndarray]
+
+
+class ImageDataset(Dataset):
+    """Samples of one split: `image`, multi-hot `labels` over foreground classes, `index`.
+
+    `pixel_targets` maps a name to (loader of a per-pixel map for an image id, padding
+    value); integer maps (labels) become long tensors, float maps stay float. With
+    `crop_size` set, a random scale / flip / crop is applied, seeded per sample from
+    `seed` and the epoch so runs repeat exactly.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        split: str,
+        pixel_targets: dict[str, tuple[PixelLoader, float]] | None = None,
+        crop_size: int | None = None,
+        scale_range: tuple[float, float] = (1.0, 1.0),
+        seed: int = 0,
+    ):
+        self.manifest = manifest
+        self.split = split
+        self.ids = manifest.ids(split)
+        self.pixel_targets = pixel_targets or {}
+        self.crop_size = crop_size
+        self.scale_range = tuple(scale_range)
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def label_vector(self, image_id: str) -> torch.Tensor:
+        labels = torch.zeros(self.manifest.num_classes)
+        for index in self.manifest.labels(self.split, image_id):
+            labels[index - 1] = 1.0
+        return labels
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        image_id = self.ids[index]
+        image = to_tensor(read_image(self.manifest.image_path(image_id)))
+        targets = {}
+        for name, (loader, fill) in self.pixel_targets.items():
+            array = loader(image_id)
+            dtype = torch.long if array.dtype == np.uint8 else torch.float32
+            targets[name] = (torch.from_numpy(np.ascontiguousarray(array)).to(dtype), fill)
+        if self.crop_size:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 10_007 + index)
+            image, cropped = random_scale_crop_flip(image, targets, self.crop_size, self.scale_range, generator)
+        else:
+            cropped = {name: target for name, (target, _fill) in targets.items()}
+        return {"image": image, "labels": self.label_vector(image_id), "index": torch.tensor(index), **cropped}
+
+
+def same_size_batches(dataset: ImageDataset, batch_size: int):
+    """Yield collated batches of consecutive samples that share an image size.
+
+    Inference runs on whole images; VOC images differ in size, so a batch closes when
+    the size changes or it is full.
+    """
+    pending: list[dict[str, torch.Tensor]] = []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        if pending and (len(pending) == batch_size or sample["image"].shape != pending[0]["image"].shape):
+            yield {key: torch.stack([s[key] for s in pending]) for key in pending[0]}
+            pending = []
+        pending.append(sample)
+    if pending:
+        yield {key: torch.stack([s[key] for s in pending]) for key in pending[0]}

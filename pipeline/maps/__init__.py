@@ -1,0 +1,52 @@
+"""The registry of post-hoc class-map methods used by `extract_cams`.
+
+A map method takes the classifier, a batch of images and the class indices (0-based,
+foreground) to map, and returns non-negative maps (B, len(classes), h, w) at the
+feature resolution. Adding one is a function and one line in `MAP_METHODS`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from pipeline.errors import PipelineError
+from pipeline.maps.gradients import grad_cam, grad_cam_plus_plus, layer_cam
+from pipeline.models.classifier import Classifier
+
+MapMethod = Callable[[Classifier, torch.Tensor, list[int]], torch.Tensor]
+
+
+def cam(model: Classifier, images: torch.Tensor, classes: list[int]) -> torch.Tensor:
+    """CAM (Zhou et al., 2016): ReLU of the head applied at every position."""
+    with torch.no_grad():
+        return F.relu(model(images).class_maps[:, classes])
+
+
+def _gradient_method(weighting) -> MapMethod:
+    def method(model: Classifier, images: torch.Tensor, classes: list[int]) -> torch.Tensor:
+        with torch.no_grad():
+            features = model.features(images)
+        features.requires_grad_(True)
+        with torch.enable_grad():
+            scores = model.head(features).mean(dim=(2, 3))
+            maps = weighting(scores, features, classes)
+        return maps.detach()
+
+    method.__doc__ = weighting.__doc__
+    return method
+
+
+MAP_METHODS: dict[str, MapMethod] = {
+    "cam": cam,
+    "gradcam": _gradient_method(grad_cam),
+    "gradcampp": _gradient_method(grad_cam_plus_plus),
+    "layercam": _gradient_method(layer_cam),
+}
+
+
+def get_map_method(name: str) -> MapMethod:
+    if name not in MAP_METHODS:
+        raise PipelineError(f"params.yaml: extract_cams.method: unknown method {name!r}; known: {', '.join(MAP_METHODS)}")
+    return MAP_METHODS[name]

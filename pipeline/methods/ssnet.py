@@ -1,0 +1,40 @@
+"""SSNet-style joint saliency (Zeng et al., ICCV 2019): class maps weighted by class scores
+must add up to the image's class-agnostic saliency map."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from pipeline.config import bounded
+from pipeline.data.voc import read_saliency
+from pipeline.methods.base import TrainingMethod
+
+
+@dataclass
+class SsnetParams:
+    weight: float = bounded(1.0, 0.0)  # weight of L_s1
+
+
+def aggregate_saliency(class_scores: torch.Tensor, class_maps: torch.Tensor) -> torch.Tensor:
+    """The saliency aggregation module: S = sum_i v_i H_i, (B, K) x (B, K, h, w) -> (B, h, w)."""
+    return (class_scores[:, :, None, None] * class_maps).sum(dim=1)
+
+
+class SsnetMethod(TrainingMethod):
+    """`weight * L_s1`: BCE between the aggregated map and the saliency map."""
+
+    Params = SsnetParams
+
+    def _saliency(self, image_id: str):
+        return read_saliency(self.manifest.saliency_path(image_id))
+
+    def pixel_targets(self) -> dict:
+        return {"saliency": (self._saliency, 0.0)}
+
+    def extra_losses(self, model, batch, output, progress):
+        aggregated = aggregate_saliency(torch.sigmoid(output.logits), torch.sigmoid(output.class_maps))
+        target = F.adaptive_avg_pool2d(batch["saliency"][:, None], aggregated.shape[1:])[:, 0]
+        aggregated = aggregated.clamp(1e-4, 1 - 1e-4)
+        return {"ssnet_s1": self.params.weight * F.binary_cross_entropy(aggregated, target)}

@@ -1,0 +1,77 @@
+"""Scoring label maps against ground truth, the same way for every stage.
+
+Confusion matrix over background + classes with 255 ignored; IoU, precision, recall and
+the FP / FN shares per class; mIoU over the classes that occur. Every stage's metrics
+JSON uses the keys of `summarise`, so `dvc metrics show` lines the stages up.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pipeline.store import IGNORE_INDEX
+
+
+def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_labels: int) -> np.ndarray:
+    """(num_labels, num_labels) counts, rows = truth, columns = prediction; 255 ignored."""
+    valid = (truth != IGNORE_INDEX) & (truth < num_labels)
+    index = truth[valid].astype(np.int64) * num_labels + np.clip(prediction[valid], 0, num_labels - 1)
+    return np.bincount(index, minlength=num_labels**2).reshape(num_labels, num_labels)
+
+
+def summarise(confusion: np.ndarray, names: list[str]) -> dict:
+    """Scores from a confusion matrix; `names` includes 'background' first."""
+    tp = np.diag(confusion).astype(np.float64)
+    fp = confusion.sum(axis=0) - tp
+    fn = confusion.sum(axis=1) - tp
+    union = tp + fp + fn
+    occurs = union > 0
+    safe = np.where(occurs, union, 1)
+    iou, fp_share, fn_share = tp / safe, fp / safe, fn / safe
+    precision = tp / np.maximum(tp + fp, 1)
+    recall = tp / np.maximum(tp + fn, 1)
+    fg_truth = confusion[1:].sum()
+    fg_hit = confusion[1:, 1:].sum()
+    fg_predicted = confusion[:, 1:].sum()
+    return {
+        "miou": float(iou[occurs].mean()),
+        "precision": float(precision[occurs].mean()),
+        "recall": float(recall[occurs].mean()),
+        "fp_share": float(fp_share[occurs].mean()),
+        "fn_share": float(fn_share[occurs].mean()),
+        "fg_precision": float(fg_hit / max(fg_predicted, 1)),
+        "fg_recall": float(fg_hit / max(fg_truth, 1)),
+        "per_class": {
+            name: {"iou": float(iou[i]), "fp_share": float(fp_share[i]), "fn_share": float(fn_share[i])}
+            for i, name in enumerate(names) if occurs[i]
+        },
+    }
+
+
+def argmax_with_background(maps: np.ndarray, bg_score: float) -> np.ndarray:
+    """Index into [background, *maps] of the best score, with a constant background score."""
+    scores = np.concatenate([np.full((1, *maps.shape[1:]), bg_score, dtype=maps.dtype), maps])
+    return scores.argmax(axis=0)
+
+
+def labels_from_maps(maps: np.ndarray, classes: np.ndarray, bg_threshold: float) -> np.ndarray:
+    """Label map from foreground maps: a constant background channel, then argmax."""
+    lookup = np.concatenate([[0], classes]).astype(np.uint8)
+    return lookup[argmax_with_background(maps, bg_threshold)]
+
+
+def average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
+    """AP of one class: mean precision at the rank of every positive."""
+    if targets.sum() == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    hits = targets[order]
+    precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision_at[hits == 1].mean())
+
+
+def mean_average_precision(scores: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray) -> float:
+    """mAP over the classes that have at least one positive; (N, K) inputs."""
+    scores, targets = np.asarray(scores), np.asarray(targets)
+    aps = [average_precision(scores[:, k], targets[:, k]) for k in range(scores.shape[1])]
+    return float(np.nanmean(aps))

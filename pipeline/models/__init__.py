@@ -1,0 +1,1 @@
+"""Networks: torchvision ResNet backbones, the CAM classifier, AffinityNet, DeepLab."""

@@ -1,0 +1,60 @@
+"""AffinityNet: per-position embeddings whose L1 distance gives pairwise affinities.
+
+Built on the trained classifier's backbone, kept frozen as IRN does with its backbone:
+features from every stage are projected, brought to the stride of layer1 (4) and
+concatenated; only these new layers train.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.models.backbone import out_channels
+from pipeline.models.classifier import Classifier
+
+
+def _projection(in_channels: int, width: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 1, bias=False), nn.GroupNorm(max(1, width // 8), width), nn.ReLU(inplace=True)
+    )
+
+
+class AffinityNet(nn.Module):
+    """Embeddings (B, dim, H/4, W/4) of a frozen classifier backbone's multi-level features."""
+
+    stride = 4
+
+    def __init__(self, classifier: Classifier, channels: list[int], dim: int):
+        super().__init__()
+        self.stem = classifier.stem
+        self.stages = classifier.stages
+        for parameter in [*self.stem.parameters(), *self.stages.parameters()]:
+            parameter.requires_grad_(False)
+        stage_channels = [out_channels(stage) for stage in self.stages]
+        self.projections = nn.ModuleList(_projection(c, o) for c, o in zip(stage_channels, channels))
+        self.embed = nn.Conv2d(sum(channels), dim, 1)
+
+    def train(self, mode: bool = True) -> "AffinityNet":
+        super().train(mode)
+        self.stem.eval()  # the frozen backbone keeps its batch-norm statistics
+        self.stages.eval()
+        return self
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            x = self.stem(images)
+            levels = []
+            for stage in self.stages:
+                x = stage(x)
+                levels.append(x)
+        size = levels[0].shape[2:]
+        projected = [
+            F.interpolate(projection(level), size=size, mode="bilinear", align_corners=False)
+            for projection, level in zip(self.projections, levels)
+        ]
+        return self.embed(torch.cat(projected, dim=1))
+
+    def new_parameters(self) -> list[nn.Parameter]:
+        return [*self.projections.parameters(), *self.embed.parameters()]
+

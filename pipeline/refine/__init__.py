@@ -1,0 +1,1 @@
+"""Refining CAMs: confident affinity labels, the AffinityNet random walk, dense CRF."""

@@ -1,0 +1,93 @@
+"""Affinity labels, pairs and loss (Ahn and Kwak, CVPR 2018), kept local and sparse.
+
+Pairs link every position to its neighbours within `radius` at the feature stride,
+stored as (offsets, h, w) tensors: memory grows with the pixel count, never its square.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline.config import bounded
+from pipeline.metrics import argmax_with_background
+from pipeline.refine.crf import CrfParams, crf_labels
+from pipeline.store import IGNORE_INDEX
+
+
+@dataclass
+class AffinityLabelParams:
+    """Confident regions: CAM above `fg_threshold` is foreground, below `bg_threshold`
+    background (each after a dense CRF), the rest ignored (IRN's recipe)."""
+
+    fg_threshold: float = bounded(0.30, 0.0, 1.0)
+    bg_threshold: float = bounded(0.05, 0.0, 1.0)
+    gt_prob: float = bounded(0.7, 0.0, 1.0)
+    crf: CrfParams = field(default_factory=lambda: CrfParams(
+        iterations=10, gaussian_sxy=3.0, gaussian_compat=3.0, bilateral_sxy=50.0, bilateral_srgb=5.0,
+        bilateral_compat=10.0))
+
+
+def confident_labels(image: np.ndarray, maps: np.ndarray, classes: np.ndarray, params: AffinityLabelParams) -> np.ndarray:
+    """Label map (H, W): confident classes, confident background 0, the rest 255."""
+    lookup = np.concatenate([[0], classes]).astype(np.uint8)
+
+    def refined(threshold: float) -> np.ndarray:
+        hard = argmax_with_background(maps, threshold)
+        return lookup[crf_labels(image, hard, len(lookup), params.gt_prob, params.crf)]
+
+    foreground, background = refined(params.fg_threshold), refined(params.bg_threshold)
+    labels = foreground.copy()
+    labels[foreground == 0] = IGNORE_INDEX
+    labels[(foreground == 0) & (background == 0)] = 0
+    return labels
+
+
+def half_offsets(radius: int) -> list[tuple[int, int]]:
+    """Offsets (dy, dx) to the neighbours within `radius`, one of each +/- pair."""
+    return [(dy, dx) for dy in range(0, radius) for dx in range(-radius + 1, radius)
+            if 0 < dy * dy + dx * dx < radius * radius and (dy > 0 or dx > 0)]
+
+
+def _shift(tensor: torch.Tensor, dy: int, dx: int, fill: float) -> torch.Tensor:
+    """tensor[..., y + dy, x + dx] at position (y, x); `fill` outside."""
+    pad = max(abs(dy), abs(dx))
+    padded = F.pad(tensor, (pad, pad, pad, pad), value=fill)
+    height, width = tensor.shape[-2:]
+    return padded[..., pad + dy:pad + dy + height, pad + dx:pad + dx + width]
+
+
+def pair_affinities(features: torch.Tensor, offsets: list[tuple[int, int]]) -> torch.Tensor:
+    """a_ij = exp(-mean_c |f_i - f_j|) for each offset: (B, C, h, w) -> (B, n, h, w)."""
+    return torch.stack(
+        [torch.exp(-(features - _shift(features, dy, dx, 0.0)).abs().mean(dim=1)) for dy, dx in offsets], dim=1
+    )
+
+
+def pair_targets(labels: torch.Tensor, offsets: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Masks (B, n, h, w) of background-positive, foreground-positive and negative pairs.
+
+    Pairs touching an ignored (255) position or leaving the map belong to none.
+    """
+    neighbours = torch.stack([_shift(labels, dy, dx, IGNORE_INDEX) for dy, dx in offsets], dim=1)
+    centre = labels[:, None].expand_as(neighbours)
+    valid = (centre != IGNORE_INDEX) & (neighbours != IGNORE_INDEX)
+    same = valid & (centre == neighbours)
+    return same & (centre == 0), same & (centre > 0), valid & (centre != neighbours)
+
+
+def affinity_loss(affinities: torch.Tensor, labels: torch.Tensor, offsets: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
+    """Balanced loss: -log a on bg- and fg-positive pairs, -log(1 - a) on negatives."""
+    bg_pos, fg_pos, negative = pair_targets(labels, offsets)
+    eps = 1e-5
+
+    def mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return (values * mask).sum() / mask.sum().clamp(min=1)
+
+    return {
+        "bg_pos": mean(-torch.log(affinities + eps), bg_pos) / 4,
+        "fg_pos": mean(-torch.log(affinities + eps), fg_pos) / 4,
+        "neg": mean(-torch.log(1 + eps - affinities), negative) / 2,
+    }

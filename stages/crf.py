@@ -1,0 +1,30 @@
+"""Stage crf: dense CRF over the random walk's maps; the final pseudo-labels."""
+import click
+
+from pipeline.config import DataParams
+from pipeline.refine.steps import CrfStageParams, write_crf_labels
+from pipeline.scoring import score_label_dir
+from pipeline.store import MapReader, atomic_path, write_json
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+
+
+@click.command()
+@click.option("--manifest", "manifest_path", required=True)
+@click.option("--maps", "maps_path", required=True, help="HDF5 maps from random_walk.")
+@click.option("--labels", "label_dir", required=True, help="Folder for the pseudo-label PNGs.")
+@click.option("--metrics", "metrics_path", required=True)
+@stage
+def main(manifest_path, maps_path, label_dir, metrics_path) -> None:
+    params = read_section("crf", CrfStageParams)
+    data = read_section("data", DataParams)
+    manifest = load_manifest(manifest_path)
+    with MapReader(logged_read(maps_path), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:
+        write_crf_labels(reader, manifest, data.train_split, params, tmp)
+    logged_write(label_dir)
+    summary = score_label_dir(label_dir, manifest, data.train_split)
+    write_json(metrics_path, {"crf": summary})
+    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f})")
+
+
+if __name__ == "__main__":
+    main()

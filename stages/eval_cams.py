@@ -1,0 +1,30 @@
+"""Stage eval_cams: score the CAMs on the train split, with the oracle threshold sweep."""
+import click
+
+from pipeline.config import DataParams
+from pipeline.scoring import CamScoreParams, score_cams
+from pipeline.store import MapReader, write_csv, write_json
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+
+
+@click.command()
+@click.option("--manifest", "manifest_path", required=True)
+@click.option("--cams", required=True, help="HDF5 maps from extract_cams.")
+@click.option("--metrics", "metrics_path", required=True)
+@click.option("--sweep", "sweep_path", required=True, help="Threshold curve (CSV, for dvc plots).")
+@stage
+def main(manifest_path: str, cams: str, metrics_path: str, sweep_path: str) -> None:
+    params = read_section("eval_cams", CamScoreParams)
+    data = read_section("data", DataParams)
+    manifest = load_manifest(manifest_path)
+    with MapReader(logged_read(cams), manifest.fingerprint) as reader:
+        summary, curve = score_cams(reader, manifest, data.train_split, params)
+    write_csv(sweep_path, curve)
+    logged_write(sweep_path)
+    write_json(metrics_path, {"cam": summary})
+    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f} at threshold {params.bg_threshold}, "
+                 f"oracle {summary['oracle_miou']:.3f} at {summary['oracle_threshold']})")
+
+
+if __name__ == "__main__":
+    main()

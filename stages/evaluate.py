@@ -1,0 +1,48 @@
+"""Stage evaluate: score DeepLab (pseudo-labels) and the fully supervised reference on val."""
+import click
+import torch
+from tqdm import tqdm
+
+from pipeline.config import DataParams
+from pipeline.data.datasets import ImageDataset
+from pipeline.models.segmentation import build_deeplab
+from pipeline.scoring import label_names, score_labels
+from pipeline.segmentation import SegEvalParams, predict
+from pipeline.store import read_label_png, write_json
+from stages.common import load_checked, load_manifest, logged_write, read_section, stage
+
+
+def load_deeplab(path, manifest):
+    checkpoint = load_checked(path, manifest)
+    model = build_deeplab(checkpoint["meta"]["arch"], checkpoint["meta"]["num_labels"], pretrained_backbone=False)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model
+
+
+@click.command()
+@click.option("--manifest", "manifest_path", required=True)
+@click.option("--model", "model_path", required=True, help="DeepLab trained on the pseudo-labels.")
+@click.option("--reference", "reference_path", required=True, help="DeepLab trained on ground truth.")
+@click.option("--metrics", "metrics_path", required=True)
+@stage
+def main(manifest_path, model_path, reference_path, metrics_path) -> None:
+    params = read_section("evaluate", SegEvalParams)
+    data = read_section("data", DataParams)
+    manifest = load_manifest(manifest_path)
+    dataset = ImageDataset(manifest, data.val_split)
+    scores = {}
+    for name, path in (("weak", model_path), ("full", reference_path)):
+        model = load_deeplab(path, manifest)
+        torch.set_grad_enabled(False)
+        pairs = ((predict(model, dataset[i]["image"], params), read_label_png(manifest.mask_path(dataset.ids[i])))
+                 for i in tqdm(range(len(dataset)), desc=f"evaluate {name}", unit="img"))
+        scores[name] = score_labels(pairs, label_names(manifest))
+    seg = dict(scores["weak"])
+    seg.update(full_miou=scores["full"]["miou"], ratio=scores["weak"]["miou"] / max(scores["full"]["miou"], 1e-9))
+    write_json(metrics_path, {"seg": seg})
+    logged_write(f"{metrics_path} (val mIoU {seg['miou']:.3f}, fully supervised {seg['full_miou']:.3f}, "
+                 f"ratio {seg['ratio']:.3f})")
+
+
+if __name__ == "__main__":
+    main()

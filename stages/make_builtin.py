@@ -1,0 +1,18 @@
+"""Stage make_builtin: generate the built-in VOC-layout dataset."""
+import click
+
+from pipeline.data.synthetic import BuiltinParams, generate_dataset
+from stages.common import logged_write, read_section, stage
+
+
+@click.command()
+@click.option("--out", required=True, help="Dataset root to create.")
+@stage
+def main(out: str) -> None:
+    params = read_section("builtin", BuiltinParams)
+    generate_dataset(out, params)
+    logged_write(f"{out} ({params.num_train} train, {params.num_val} val images)")
+
+
+if __name__ == "__main__":
+    main()

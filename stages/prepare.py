@@ -1,0 +1,22 @@
+"""Stage prepare: check the VOC-layout dataset at data.root and write its manifest."""
+import click
+
+from pipeline.config import DataParams
+from pipeline.data.voc import index_dataset
+from stages.common import logged_read, logged_write, read_section, stage
+
+
+@click.command()
+@click.option("--out", required=True, help="Manifest JSON to write.")
+@stage
+def main(out: str) -> None:
+    params = read_section("data", DataParams)
+    logged_read(params.root)
+    manifest = index_dataset(params)
+    manifest.save(out)
+    counts = ", ".join(f"{len(v)} {k}" for k, v in manifest.splits.items())
+    logged_write(f"{out} ({counts} images, {manifest.num_classes} classes, fingerprint {manifest.fingerprint})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Stage report: the per-stage table, per-class IoU and a sample grid, as HTML and PNG."""
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image
+
+from pipeline.config import DataParams
+from pipeline.data.datasets import ImageDataset
+from pipeline.data.voc import read_image
+from pipeline.metrics import labels_from_maps
+from pipeline.report import colourise, render_html, sample_grid
+from pipeline.scoring import CamScoreParams
+from pipeline.segmentation import SegEvalParams, predict
+from pipeline.store import MapReader, atomic_path, read_label_png
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from stages.evaluate import load_deeplab
+
+
+@click.command()
+@click.option("--manifest", "manifest_path", required=True)
+@click.option("--metrics", "metric_paths", multiple=True, required=True, help="Stage metrics JSON files.")
+@click.option("--cams", required=True)
+@click.option("--rw-labels", "rw_dir", required=True)
+@click.option("--crf-labels", "crf_dir", required=True)
+@click.option("--model", "model_path", required=True, help="DeepLab trained on the pseudo-labels.")
+@click.option("--html", "html_path", required=True)
+@click.option("--samples", "samples_path", required=True, help="Sample grid PNG (a dvc plots image).")
+@click.option("--count", default=6, show_default=True, help="Sample images: the first ones of the train split.")
+@stage
+def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_path, samples_path, count) -> None:
+    data = read_section("data", DataParams)
+    threshold = read_section("eval_cams", CamScoreParams).bg_threshold
+    manifest = load_manifest(manifest_path)
+    metrics = {}
+    for path in metric_paths:
+        metrics.update(json.loads(logged_read(path).read_text()))
+    model = load_deeplab(model_path, manifest)
+    dataset = ImageDataset(manifest, data.train_split)
+    rows = []
+    with MapReader(logged_read(cams), manifest.fingerprint) as reader:
+        for index, image_id in enumerate(dataset.ids[:count]):
+            rows.append([
+                read_image(manifest.image_path(image_id)),
+                colourise(read_label_png(manifest.mask_path(image_id))),
+                colourise(labels_from_maps(*reader.read(image_id), threshold)),
+                colourise(read_label_png(Path(rw_dir) / f"{image_id}.png")),
+                colourise(read_label_png(Path(crf_dir) / f"{image_id}.png")),
+                colourise(predict(model, dataset[index]["image"], SegEvalParams())),
+            ])
+    with atomic_path(samples_path) as tmp:
+        Image.fromarray(sample_grid(rows)).save(tmp, format="PNG")
+    logged_write(samples_path)
+    notes = [f"CAM labels at the configured background threshold {threshold}; the oracle threshold "
+             f"{metrics['cam']['oracle_threshold']} (tuned on ground truth, as published code does) would give "
+             f"{metrics['cam']['oracle_miou']:.3f}."]
+    if "seg" in metrics:
+        notes.append(f"DeepLab on the pseudo-labels reaches {metrics['seg']['ratio']:.1%} of the fully supervised "
+                     f"DeepLab ({metrics['seg']['full_miou']:.3f} val mIoU).")
+    relative = Path(samples_path).resolve().relative_to(Path(html_path).resolve().parent)
+    page = render_html(metrics, manifest.classes, relative.as_posix(), notes)
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(page)
+    logged_write(html_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The built-in generator and the VOC-layout loader."""
+import hashlib
+
+import numpy as np
+import pytest
+
+from pipeline.config import DataParams
+from pipeline.data.synthetic import CLASSES, BuiltinParams, generate_dataset, generate_sample
+from pipeline.data.datasets import ImageDataset
+from pipeline.data.voc import VOC_CLASSES, index_dataset
+from pipeline.store import read_label_png
+from tests.conftest import write_voc
+
+
+def _digest(root):
+    digest = hashlib.sha1()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_builtin_dataset_is_deterministic_by_seed(tmp_path):
+    params = BuiltinParams(num_train=4, num_val=2, image_size=48)
+    generate_dataset(tmp_path / "a", params)
+    generate_dataset(tmp_path / "b", params)
+    generate_dataset(tmp_path / "c", BuiltinParams(seed=1, num_train=4, num_val=2, image_size=48))
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_builtin_dataset_has_voc_layout_and_palette_masks(tiny_builtin):
+    assert (tiny_builtin / "classes.txt").read_text().split() == CLASSES
+    assert len((tiny_builtin / "ImageSets/Segmentation/train.txt").read_text().split()) == 12
+    mask_path = next((tiny_builtin / "SegmentationClass").glob("*.png"))
+    from PIL import Image
+    with Image.open(mask_path) as image:
+        assert image.mode == "P"  # viewers show colours, not a black image
+    assert (tiny_builtin / "SaliencyMaps").is_dir()
+
+
+def test_boats_sit_on_water_far_more_often_than_other_classes():
+    params = BuiltinParams(image_size=128)
+    rng = np.random.default_rng(0)
+    water = {True: [], False: []}
+    for _ in range(100):
+        sample = generate_sample(rng, params)
+        water[bool((sample.mask == CLASSES.index("boat") + 1).any())].append(sample.water)
+    assert np.mean(water[True]) > 0.6 and np.mean(water[False]) < 0.15
+
+
+def test_voc_loader_with_custom_classes(tmp_path):
+    masks = {
+        "a": np.array([[0, 1], [1, 255]], dtype=np.uint8),
+        "b": np.array([[2, 2], [0, 0]], dtype=np.uint8),
+        "c": np.array([[0, 0], [0, 0]], dtype=np.uint8),  # no foreground: dropped from train
+        "v": np.array([[1, 2], [0, 0]], dtype=np.uint8),
+    }
+    root = write_voc(tmp_path / "voc", masks, {"a": "train", "b": "train", "c": "train", "v": "val"}, ["cat", "tree"])
+    manifest = index_dataset(DataParams(root=str(root)))
+    assert manifest.classes == ["cat", "tree"]
+    assert manifest.splits["train"] == {"a": [1], "b": [2]}
+    assert manifest.splits["val"] == {"v": [1, 2]}
+    sample = ImageDataset(manifest, "train")[0]
+    assert sample["labels"].tolist() == [1.0, 0.0]
+    assert sample["image"].shape == (3, 2, 2)
+
+
+def test_voc_loader_reads_deeplab_style_split_lines_and_aug_masks(tmp_path):
+    masks = {"x": np.array([[3, 0]], dtype=np.uint8), "y": np.array([[0, 20]], dtype=np.uint8)}
+    root = write_voc(tmp_path / "voc", masks, {"x": "train_aug", "y": "val"})
+    (root / "SegmentationClass").rename(root / "SegmentationClassAug")
+    (root / "ImageSets/Segmentation/train_aug.txt").write_text("/JPEGImages/x.jpg /SegmentationClassAug/x.png\n")
+    manifest = index_dataset(DataParams(root=str(root), train_split="train_aug"))
+    assert manifest.classes == VOC_CLASSES
+    assert manifest.mask_dir == "SegmentationClassAug"
+    assert manifest.splits["train_aug"] == {"x": [3]} and manifest.splits["val"] == {"y": [20]}
+
+
+def test_labels_file_overrides_masks(tmp_path):
+    masks = {"a": np.array([[1, 0]], dtype=np.uint8), "v": np.array([[1, 0]], dtype=np.uint8)}
+    root = write_voc(tmp_path / "voc", masks, {"a": "train", "v": "val"}, ["cat", "tree"])
+    (tmp_path / "labels.txt").write_text("a cat tree\n")
+    manifest = index_dataset(DataParams(root=str(root), labels_file=str(tmp_path / "labels.txt")))
+    assert manifest.splits["train"] == {"a": [1, 2]}
+
+
+def test_training_crops_repeat_for_the_same_seed(tiny_manifest):
+    first = ImageDataset(tiny_manifest, "train", crop_size=48, scale_range=(0.5, 1.5), seed=3)[2]
+    again = ImageDataset(tiny_manifest, "train", crop_size=48, scale_range=(0.5, 1.5), seed=3)[2]
+    other = ImageDataset(tiny_manifest, "train", crop_size=48, scale_range=(0.5, 1.5), seed=4)[2]
+    assert first["image"].shape == (3, 48, 48)
+    assert np.array_equal(first["image"], again["image"])
+    assert not np.array_equal(first["image"], other["image"])
+
+
+def test_masks_keep_their_classes_through_the_crop(tiny_manifest):
+    loader = (lambda i: read_label_png(tiny_manifest.mask_path(i)), 255.0)
+    sample = ImageDataset(tiny_manifest, "train", {"mask": loader}, crop_size=80, scale_range=(0.7, 1.3), seed=0)[0]
+    assert set(np.unique(sample["mask"].numpy())) <= {0, 1, 2, 3, 4, 5, 255}
