@@ -18,8 +18,10 @@ from pipeline.store import atomic_path
 
 @dataclass
 class OptimParams:
-    """SGD with poly decay; new layers train at `head_lr_mult` times the backbone lr."""
+    """Poly-decayed SGD (the published recipe) or AdamW; new layers train at
+    `head_lr_mult` times the backbone lr."""
 
+    optimizer: str = choice("sgd", ("sgd", "adamw"))
     epochs: int = bounded(8, 1)
     batch_size: int = bounded(32, 1)
     lr: float = bounded(0.05, 0.0)
@@ -59,14 +61,12 @@ def autocast(device: torch.device, runtime: RuntimeParams):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def make_optimizer(
-    groups: list[tuple[list[nn.Parameter], float]], params: OptimParams
-) -> torch.optim.SGD:
-    """SGD over (parameters, lr multiplier) groups."""
-    return torch.optim.SGD(
-        [{"params": p, "lr": params.lr * mult, "lr_mult": mult} for p, mult in groups if p],
-        lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay,
-    )
+def make_optimizer(groups: list[tuple[list[nn.Parameter], float]], params: OptimParams) -> torch.optim.Optimizer:
+    """The configured optimizer over (parameters, lr multiplier) groups."""
+    param_groups = [{"params": p, "lr": params.lr * mult, "lr_mult": mult} for p, mult in groups if p]
+    if params.optimizer == "adamw":
+        return torch.optim.AdamW(param_groups, lr=params.lr, weight_decay=params.weight_decay)
+    return torch.optim.SGD(param_groups, lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay)
 
 
 def fit(
@@ -106,7 +106,7 @@ def fit(
             step_index += 1
             for name, value in {**terms, "loss": loss}.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}")
         row = {"epoch": epoch + 1, **{k: v / len(loader) for k, v in sums.items()}}
         if on_epoch_end is not None:
             row.update(on_epoch_end(epoch))

@@ -1,4 +1,6 @@
 """Stage train_affinity: confident labels from the CAMs, then AffinityNet on them."""
+from pathlib import Path
+
 import click
 
 from pipeline.config import DataParams
@@ -25,7 +27,7 @@ def main(manifest_path, cams, classifier_path, label_dir, model_path, history_pa
     with MapReader(logged_read(cams), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:
         write_affinity_labels(reader, manifest, data.train_split, params, tmp)
     logged_write(label_dir)
-    model, history = train_affinity(classifier, manifest, data.train_split, label_dir, params, read_seed(), runtime, device)
+    model, history = train_affinity(classifier, manifest, data.train_split, Path(label_dir), params, read_seed(), runtime, device)
     save_checkpoint(model_path, model, {"fingerprint": manifest.fingerprint, "channels": list(params.channels),
                                         "dim": params.dim, "radius": params.radius})
     logged_write(model_path)

@@ -29,7 +29,7 @@ CLASSES = ["stripes", "checks", "dots", "cross", "boat"]
 
 # Class-specific mark colours (RGB); bodies draw from BODY_COLOURS, shared by every class.
 MARK_COLOURS = np.array(
-    [[230, 40, 40], [40, 200, 60], [250, 210, 30], [200, 60, 220], [250, 130, 20]], dtype=np.float32
+    [[225, 25, 25], [25, 205, 45], [245, 225, 20], [215, 40, 215], [250, 250, 250]], dtype=np.float32
 )
 BODY_COLOURS = np.array(
     [[150, 150, 160], [120, 100, 80], [170, 140, 120], [100, 120, 110], [140, 140, 100], [90, 90, 120]],
@@ -47,8 +47,8 @@ class BuiltinParams:
     num_val: int = bounded(200, 1)
     image_size: int = bounded(128, 32)
     max_objects: int = bounded(3, 1)
-    object_size: list[float] = (0.3, 0.55)  # object diameter as a share of the image side
-    mark_share: float = bounded(0.42, 0.1, 0.6)  # mark side / object diameter (~quarter area)
+    object_size: list[float] = (0.4, 0.75)  # object diameter as a share of the image side
+    mark_share: float = bounded(0.3, 0.1, 0.6)  # mark side / object diameter (about 1/8 of the area)
     cooccurrence_class: str = "boat"
     cooccurrence_rate: float = bounded(0.8, 0.0, 1.0)  # share of its images on water
     water_rate_others: float = bounded(0.05, 0.0, 1.0)  # share of other images with water
@@ -65,7 +65,7 @@ def _mark_pattern(class_index: int, side: int) -> np.ndarray:
         return ((y // (period // 2)) + (x // (period // 2))) % 2 == 0
     if class_index == 2:  # dots on a grid
         cy, cx = (y % period) - period / 2, (x % period) - period / 2
-        return cy**2 + cx**2 <= (period / 3) ** 2
+        return cy**2 + cx**2 <= (period / 2.4) ** 2
     if class_index == 3:  # an X
         width = max(1.5, side / 7)
         return (np.abs(y - x) <= width) | (np.abs(y + x - side + 1) <= width)
@@ -123,13 +123,18 @@ def generate_sample(rng: np.random.Generator, params: BuiltinParams) -> Sample:
     water = bool(rng.random() < rate)
     image = _background(rng, size, water)
     mask = np.zeros((size, size), dtype=np.uint8)
+    marks = np.zeros((size, size), dtype=bool)
     for class_index in classes:
-        for _attempt in range(20):
+        for _attempt in range(30):
             radius = size * rng.uniform(*params.object_size) / 2
             cy, cx = rng.uniform(radius * 0.8, size - radius * 0.8, size=2)
             body = _body_mask(rng, size, cy, cx, radius)
-            if (mask[body] > 0).mean() <= 0.25:  # limit occlusion of earlier objects
+            # Occlusion is partial: at most a quarter of the body, never an earlier mark,
+            # so every labelled class keeps its evidence in the image.
+            if (mask[body] > 0).mean() <= 0.25 and not marks[body].any():
                 break
+        else:
+            continue
         colour = BODY_COLOURS[rng.integers(len(BODY_COLOURS))] + rng.normal(0, 12, size=3)
         shade = gaussian_filter(rng.normal(size=(size, size)), sigma=3) * 40
         image[body] = colour + shade[body, None]
@@ -145,6 +150,7 @@ def generate_sample(rng: np.random.Generator, params: BuiltinParams) -> Sample:
         pattern = _mark_pattern(class_index, side)[: size - top, : size - left]
         patch = image[top:top + pattern.shape[0], left:left + pattern.shape[1]]
         patch[pattern] = MARK_COLOURS[class_index]
+        marks[top:top + pattern.shape[0], left:left + pattern.shape[1]] = True
         mask[body] = class_index + 1
     image = image + rng.normal(0, params.noise_std, size=image.shape)
     saliency = gaussian_filter((mask > 0).astype(np.float32), sigma=2.0)

@@ -1,0 +1,118 @@
+"""Produce the README's result tables from real pipeline runs.
+
+    python scripts/results_table.py stages --seeds 0 1 2
+        the per-stage mIoU (CAM -> random walk -> CRF -> DeepLab) over seeds
+    python scripts/results_table.py methods --methods cam puzzle gain gain_ext ssnet --seeds 0 1
+        one row per CAM training method, every stage's mIoU, mean over seeds
+    python scripts/results_table.py render
+        rewrite the README tables from results/*.json without running anything
+
+Every run is a `dvc exp run -S ...` in this repository; the figures each run wrote to
+metrics/*.json are collected into results/<table>.json, and the README section between
+the table's markers is rewritten from them. Nothing is typed by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+STAGES = ("cam", "rw", "crf", "seg")
+README = Path("README.md")
+RESULTS = Path("results")
+
+
+def run_experiment(settings: dict[str, str]) -> dict:
+    """One `dvc exp run` with `settings`; returns every metrics file it produced."""
+    args = [arg for key, value in settings.items() for arg in ("-S", f"{key}={value}")]
+    print("dvc exp run", " ".join(args), flush=True)
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *args], check=True)
+    metrics = {}
+    for path in sorted(Path("metrics").glob("*.json")):
+        metrics.update(json.loads(path.read_text()))
+    return metrics
+
+
+def collect(table: str, runs: list[dict[str, str]]) -> None:
+    original = Path("params.yaml").read_text()
+    rows = []
+    try:
+        for settings in runs:
+            rows.append({"settings": settings, "metrics": run_experiment(settings)})
+            RESULTS.mkdir(exist_ok=True)
+            (RESULTS / f"{table}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    finally:
+        Path("params.yaml").write_text(original)  # exp run leaves its last values in place
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def render_stages(rows: list[dict]) -> str:
+    header = "| seed | CAM | random walk | dense CRF | DeepLab (val) | fully supervised | weak / full |\n|---|---|---|---|---|---|---|\n"
+    lines, columns = [], {k: [] for k in (*STAGES, "full", "ratio")}
+    for row in rows:
+        m = row["metrics"]
+        values = [m[s]["miou"] for s in STAGES] + [m["seg"]["full_miou"], m["seg"]["ratio"]]
+        for key, value in zip(columns, values):
+            columns[key].append(value)
+        lines.append(f"| {row['settings']['seed']} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+    lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns.values()) + " |")
+    return header + "\n".join(lines) + "\n"
+
+
+def render_methods(rows: list[dict], cooccurrence: str = "boat") -> str:
+    by_method: dict[str, list[dict]] = {}
+    for row in rows:
+        by_method.setdefault(row["settings"]["train_classifier.method"], []).append(row["metrics"])
+    header = (f"| method | seeds | classifier mAP | CAM | random walk | dense CRF | DeepLab (val) | "
+              f"CAM FP share of '{cooccurrence}' |\n|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    for method, runs in by_method.items():
+        cells = [_mean_std([r["classifier"]["val_map"] for r in runs])]
+        cells += [_mean_std([r[s]["miou"] for r in runs]) for s in STAGES]
+        cells.append(_mean_std([r["cam"]["per_class"].get(cooccurrence, {}).get("fp_share", float("nan")) for r in runs]))
+        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
+    return header + "\n".join(lines) + "\n"
+
+
+def write_readme(table: str, text: str) -> None:
+    start, end = f"<!-- results:{table}:start -->", f"<!-- results:{table}:end -->"
+    readme = README.read_text()
+    if start not in readme or end not in readme:
+        raise SystemExit(f"README.md has no {start} ... {end} markers")
+    before, rest = readme.split(start, 1)
+    _, after = rest.split(end, 1)
+    README.write_text(f"{before}{start}\n{text}{end}{after}")
+    print(f"README.md: {table} table updated")
+
+
+def render() -> None:
+    renderers = {"stages": render_stages, "methods": render_methods}
+    for table, renderer in renderers.items():
+        path = RESULTS / f"{table}.json"
+        if path.is_file():
+            write_readme(table, renderer(json.loads(path.read_text())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("table", choices=("stages", "methods", "render"))
+    parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
+    parser.add_argument("--methods", nargs="+", default=["cam", "puzzle", "gain", "gain_ext", "ssnet"])
+    args = parser.parse_args()
+    if args.table == "stages":
+        collect("stages", [{"seed": s} for s in args.seeds])
+    elif args.table == "methods":
+        collect("methods", [{"train_classifier.method": m, "seed": s} for m in args.methods for s in args.seeds])
+    render()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Training methods: Puzzle-CAM, GAIN, GAIN_ext, SSNet-style saliency, and the registry."""
+import pytest
+import torch
+
+from pipeline.errors import PipelineError
+from pipeline.methods import METHODS, build_methods
+from pipeline.methods.gain import masked_images, soft_mask
+from pipeline.methods.gain_ext import extension_loss, pick_mask_images
+from pipeline.methods.puzzle import stitch, tile
+from pipeline.methods.ssnet import aggregate_saliency
+from pipeline.models.classifier import Classifier
+
+
+def test_puzzle_tiling_and_stitching_are_exact_inverses():
+    images = torch.randn(2, 3, 8, 12)
+    tiles = tile(images, 2)
+    assert tiles.shape == (8, 3, 4, 6)
+    assert torch.equal(tiles[1], images[0, :, :4, 6:])  # row-major: top-right second
+    assert torch.equal(stitch(tiles, 2), images)
+
+
+def test_gain_soft_mask_and_masked_image_follow_the_formula():
+    attention = torch.tensor([[[0.0, 0.5], [1.0, 0.25]]])
+    mask = soft_mask(attention, sigma=0.5, w=10.0)
+    assert torch.allclose(mask, torch.sigmoid(10.0 * (attention - 0.5)))
+    images = torch.randn(1, 3, 2, 2)
+    assert torch.allclose(masked_images(images, mask), images - mask[:, None] * images)
+
+
+def test_extension_loss_is_zero_when_attention_equals_the_mask():
+    masks = torch.tensor([[[0, 1], [2, 2]], [[255, 255], [255, 255]]])
+    labels = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    attention = torch.stack([(masks == 1).float(), (masks == 2).float()], dim=1)
+    assert extension_loss(attention, masks, labels) == 0
+    assert extension_loss(1 - attention, masks, labels) > 0.5
+    # Images without a usable mask (all 255) contribute nothing.
+    assert extension_loss(torch.zeros(2, 2, 2, 2)[1:], masks[1:], labels[1:]) == 0
+
+
+def test_gain_ext_picks_the_same_images_for_the_same_seed():
+    ids = [f"im{i}" for i in range(200)]
+    first = pick_mask_images(ids, 0.05, seed=3)
+    assert len(first) == 10
+    assert first == pick_mask_images(ids, 0.05, seed=3)
+    assert first != pick_mask_images(ids, 0.05, seed=4)
+
+
+def test_ssnet_aggregation_is_the_class_score_weighted_sum():
+    scores = torch.tensor([[0.2, 0.8]])
+    maps = torch.rand(1, 2, 3, 3)
+    assert torch.allclose(aggregate_saliency(scores, maps), 0.2 * maps[0, 0] + 0.8 * maps[0, 1])
+
+
+def test_unknown_method_lists_the_known_ones(tiny_manifest):
+    with pytest.raises(PipelineError) as error:
+        build_methods("puzzle+magic", {}, tiny_manifest, "train", 0)
+    assert all(name in str(error.value) for name in METHODS)
+
+
+@pytest.mark.parametrize("spec", ["cam", "puzzle", "gain", "gain_ext", "ssnet", "puzzle+gain"])
+def test_every_method_gives_finite_differentiable_losses(spec, tiny_manifest):
+    from pipeline.data.datasets import ImageDataset
+
+    torch.manual_seed(0)
+    methods = build_methods(spec, {}, tiny_manifest, "train", 0)
+    targets = {k: v for m in methods for k, v in m.pixel_targets().items()}
+    dataset = ImageDataset(tiny_manifest, "train", targets, crop_size=64)
+    batch = {k: torch.stack([dataset[i][k] for i in range(4)]) for k in dataset[0]}
+    model = Classifier("resnet18", tiny_manifest.num_classes)
+    output = model(batch["image"])
+    terms = {}
+    for method in methods:
+        terms.update(method.extra_losses(model, batch, output, progress=0.3))
+    total = torch.nn.functional.multilabel_soft_margin_loss(output.logits, batch["labels"]) + sum(terms.values())
+    total.backward()
+    assert torch.isfinite(total)
+    assert model.head.weight.grad is not None
