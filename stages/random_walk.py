@@ -27,7 +27,8 @@ def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, me
     _, device = read_device()
     manifest = load_manifest(manifest_path)
     checkpoint = load_checked(affinity_path, manifest)
-    model = AffinityNet(load_classifier(classifier_path, manifest), checkpoint["meta"]["channels"], checkpoint["meta"]["dim"])
+    model = AffinityNet(load_classifier(classifier_path, manifest), checkpoint["meta"]["channels"], checkpoint["meta"]["dim"],
+                        freeze_backbone=True)
     model.load_state_dict(checkpoint["state_dict"])
     attrs = {"method": "random_walk", "fingerprint": manifest.fingerprint, "split": data.train_split,
              "classes": manifest.classes}

@@ -1,8 +1,9 @@
 """AffinityNet: per-position embeddings whose L1 distance gives pairwise affinities.
 
-Built on the trained classifier's backbone, kept frozen as IRN does with its backbone:
-features from every stage are projected, brought to the stride of layer1 (4) and
-concatenated; only these new layers train.
+Built on the trained classifier's backbone: features from every stage are projected,
+brought to the stride of layer1 (4) and concatenated. The backbone is fine-tuned as in
+AffinityNet, or frozen as IRN does (`freeze_backbone`); frozen is cheaper but only works
+when the backbone already encodes object boundaries (ImageNet weights do).
 """
 from __future__ import annotations
 
@@ -25,24 +26,26 @@ class AffinityNet(nn.Module):
 
     stride = 4
 
-    def __init__(self, classifier: Classifier, channels: list[int], dim: int):
+    def __init__(self, classifier: Classifier, channels: list[int], dim: int, freeze_backbone: bool = False):
         super().__init__()
         self.stem = classifier.stem
         self.stages = classifier.stages
-        for parameter in [*self.stem.parameters(), *self.stages.parameters()]:
-            parameter.requires_grad_(False)
+        self.freeze_backbone = freeze_backbone
+        for parameter in self.backbone_parameters():
+            parameter.requires_grad_(not freeze_backbone)
         stage_channels = [out_channels(stage) for stage in self.stages]
         self.projections = nn.ModuleList(_projection(c, o) for c, o in zip(stage_channels, channels))
         self.embed = nn.Conv2d(sum(channels), dim, 1)
 
     def train(self, mode: bool = True) -> "AffinityNet":
         super().train(mode)
-        self.stem.eval()  # the frozen backbone keeps its batch-norm statistics
-        self.stages.eval()
+        if self.freeze_backbone:  # a frozen backbone keeps its batch-norm statistics
+            self.stem.eval()
+            self.stages.eval()
         return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
             x = self.stem(images)
             levels = []
             for stage in self.stages:
@@ -54,6 +57,9 @@ class AffinityNet(nn.Module):
             for projection, level in zip(self.projections, levels)
         ]
         return self.embed(torch.cat(projected, dim=1))
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        return [*self.stem.parameters(), *self.stages.parameters()]
 
     def new_parameters(self) -> list[nn.Parameter]:
         return [*self.projections.parameters(), *self.embed.parameters()]

@@ -29,6 +29,7 @@ class AffinityParams:
     radius: int = bounded(5, 1)  # pair radius at the embedding stride (4)
     channels: list[int] = (32, 64, 128, 128)  # projection widths of layer1..layer4
     dim: int = bounded(64, 1)  # embedding size
+    freeze_backbone: bool = False  # True: train only the new layers (IRN); False: fine-tune all (AffinityNet)
     crop_size: int = bounded(128, 16)
     scale_range: list[float] = (0.75, 1.25)
     workers: int = bounded(2, 1)  # processes for the CRF of the confident labels
@@ -66,8 +67,9 @@ def train_affinity(classifier: Classifier, manifest: Manifest, split: str, label
         dataset, batch_size=params.optim.batch_size, shuffle=True, drop_last=len(dataset) > params.optim.batch_size,
         num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
     )
-    model = AffinityNet(classifier, list(params.channels), params.dim).to(device)
-    optimizer = make_optimizer([(model.new_parameters(), params.optim.head_lr_mult)], params.optim)
+    model = AffinityNet(classifier, list(params.channels), params.dim, params.freeze_backbone).to(device)
+    backbone = [] if params.freeze_backbone else model.backbone_parameters()
+    optimizer = make_optimizer([(backbone, 1.0), (model.new_parameters(), params.optim.head_lr_mult)], params.optim)
 
     def step(batch, progress):
         with autocast(device, runtime):
