@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 
-.PHONY: install repro test benchmark results
+.PHONY: install repro test benchmark
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,3 @@ test: install
 
 benchmark: install
 	PATH=$(BIN):$$PATH python scripts/benchmark.py
-
-results: install
-	PATH=$(BIN):$$PATH python scripts/results_table.py

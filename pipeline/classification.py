@@ -13,7 +13,7 @@ from pipeline.methods import build_methods
 from pipeline.metrics import mean_average_precision
 from pipeline.models.backbone import ARCHITECTURES
 from pipeline.models.classifier import Classifier
-from pipeline.training import (OptimParams, RuntimeParams, autocast, fit, make_optimizer, seed_everything)
+from pipeline.training import OptimParams, RuntimeParams, autocast, fit, make_loader, make_optimizer, seed_everything
 
 
 @dataclass
@@ -52,10 +52,7 @@ def train_classifier(manifest: Manifest, train_split: str, val_split: str, param
     targets = {name: target for method in methods for name, target in method.pixel_targets().items()}
     train_set = ImageDataset(manifest, train_split, targets, params.crop_size, params.scale_range, seed)
     val_set = ImageDataset(manifest, val_split)
-    loader = torch.utils.data.DataLoader(
-        train_set, batch_size=params.optim.batch_size, shuffle=True, drop_last=len(train_set) > params.optim.batch_size,
-        num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
-    )
+    loader = make_loader(train_set, params.optim.batch_size, runtime, seed)
     model = Classifier(params.arch, manifest.num_classes, params.pretrained, params.output_stride).to(device)
     backbone, head = model.parameter_groups()
     optimizer = make_optimizer([(backbone, 1.0), (head, params.optim.head_lr_mult)], params.optim)

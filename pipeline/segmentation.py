@@ -16,7 +16,7 @@ from pipeline.data.voc import Manifest
 from pipeline.models.segmentation import SEGMENTATION_ARCHITECTURES, build_deeplab, head_parameters, load_backbone_from_classifier
 from pipeline.refine.crf import CrfParams, crf_probabilities
 from pipeline.store import IGNORE_INDEX
-from pipeline.training import OptimParams, RuntimeParams, autocast, fit, make_optimizer, seed_everything
+from pipeline.training import OptimParams, RuntimeParams, autocast, fit, make_loader, make_optimizer, seed_everything
 
 
 @dataclass
@@ -58,10 +58,7 @@ def train_deeplab(manifest: Manifest, split: str, label_loader: Callable[[str], 
     model.to(device)
     dataset = ImageDataset(manifest, split, {"target": (label_loader, float(IGNORE_INDEX))},
                            params.crop_size, params.scale_range, seed)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=params.optim.batch_size, shuffle=True, drop_last=len(dataset) > params.optim.batch_size,
-        num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
-    )
+    loader = make_loader(dataset, params.optim.batch_size, runtime, seed)
     weights = _class_weights(dataset, label_loader, num_labels).to(device) if params.balanced else None
     head = head_parameters(model)
     head_ids = {id(p) for p in head}

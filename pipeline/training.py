@@ -61,6 +61,15 @@ def autocast(device: torch.device, runtime: RuntimeParams):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
+def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, runtime: RuntimeParams,
+                seed: int) -> torch.utils.data.DataLoader:
+    """A shuffled training loader whose order repeats for the same seed."""
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) > batch_size,
+        num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
+    )
+
+
 def make_optimizer(groups: list[tuple[list[nn.Parameter], float]], params: OptimParams) -> torch.optim.Optimizer:
     """The configured optimizer over (parameters, lr multiplier) groups."""
     param_groups = [{"params": p, "lr": params.lr * mult, "lr_mult": mult} for p, mult in groups if p]

@@ -7,12 +7,16 @@ import sys
 from pathlib import Path
 
 import torch
+from torchvision.models.segmentation.deeplabv3 import DeepLabV3
 
 from pipeline.classification import build_classifier
 from pipeline.config import load_params, section, seed_of
 from pipeline.data.voc import Manifest
 from pipeline.errors import PipelineError
 from pipeline.models.classifier import Classifier
+from pipeline.models.segmentation import build_deeplab
+from pipeline.scoring import score_label_dir
+from pipeline.store import write_json
 from pipeline.training import RuntimeParams, load_checkpoint, resolve_device
 
 log = logging.getLogger("stage")
@@ -75,5 +79,20 @@ def load_classifier(path: str | Path, manifest: Manifest) -> Classifier:
     """The trained classifier from `path`, checked against the dataset."""
     checkpoint = load_checked(path, manifest)
     model = build_classifier(checkpoint["meta"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model
+
+
+def write_label_scores(key: str, label_dir: str | Path, manifest: Manifest, split: str, metrics_path: str) -> None:
+    """Score a folder of label PNGs against ground truth and write `{key: scores}`."""
+    summary = score_label_dir(label_dir, manifest, split)
+    write_json(metrics_path, {key: summary})
+    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f})")
+
+
+def load_deeplab(path: str | Path, manifest: Manifest) -> DeepLabV3:
+    """A trained DeepLab from `path`, checked against the dataset."""
+    checkpoint = load_checked(path, manifest)
+    model = build_deeplab(checkpoint["meta"]["arch"], checkpoint["meta"]["num_labels"], pretrained_backbone=False)
     model.load_state_dict(checkpoint["state_dict"])
     return model

@@ -3,9 +3,8 @@ import click
 
 from pipeline.config import DataParams
 from pipeline.refine.steps import CrfStageParams, write_crf_labels
-from pipeline.scoring import score_label_dir
-from pipeline.store import MapReader, atomic_path, write_json
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from pipeline.store import MapReader, atomic_path
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage, write_label_scores
 
 
 @click.command()
@@ -21,9 +20,7 @@ def main(manifest_path, maps_path, label_dir, metrics_path) -> None:
     with MapReader(logged_read(maps_path), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:
         write_crf_labels(reader, manifest, data.train_split, params, tmp)
     logged_write(label_dir)
-    summary = score_label_dir(label_dir, manifest, data.train_split)
-    write_json(metrics_path, {"crf": summary})
-    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f})")
+    write_label_scores("crf", label_dir, manifest, data.train_split, metrics_path)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,13 @@
 """Stage evaluate: score DeepLab (pseudo-labels) and the fully supervised reference on val."""
 import click
-import torch
 from tqdm import tqdm
 
 from pipeline.config import DataParams
 from pipeline.data.datasets import ImageDataset
-from pipeline.models.segmentation import build_deeplab
 from pipeline.scoring import label_names, score_labels
 from pipeline.segmentation import SegEvalParams, predict
 from pipeline.store import read_label_png, write_json
-from stages.common import load_checked, load_manifest, logged_write, read_section, stage
-
-
-def load_deeplab(path, manifest):
-    checkpoint = load_checked(path, manifest)
-    model = build_deeplab(checkpoint["meta"]["arch"], checkpoint["meta"]["num_labels"], pretrained_backbone=False)
-    model.load_state_dict(checkpoint["state_dict"])
-    return model
+from stages.common import load_deeplab, load_manifest, logged_write, read_section, stage
 
 
 @click.command()
@@ -33,7 +24,6 @@ def main(manifest_path, model_path, reference_path, metrics_path) -> None:
     scores = {}
     for name, path in (("weak", model_path), ("full", reference_path)):
         model = load_deeplab(path, manifest)
-        torch.set_grad_enabled(False)
         pairs = ((predict(model, dataset[i]["image"], params), read_label_png(manifest.mask_path(dataset.ids[i])))
                  for i in tqdm(range(len(dataset)), desc=f"evaluate {name}", unit="img"))
         scores[name] = score_labels(pairs, label_names(manifest))

@@ -5,10 +5,10 @@ from pipeline.config import DataParams
 from pipeline.models.affinity import AffinityNet
 from pipeline.refine.random_walk import RandomWalkParams
 from pipeline.refine.steps import write_random_walk
-from pipeline.scoring import score_label_dir
-from pipeline.store import MapReader, atomic_path, write_json
+from pipeline.store import MapReader, atomic_path
 from stages.common import (load_checked, load_classifier, load_manifest, logged_read, logged_write, read_device,
-                           read_section, stage)
+                           read_section, stage,
+                           write_label_scores)
 
 
 @click.command()
@@ -36,9 +36,7 @@ def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, me
         write_random_walk(model, reader, manifest, data.train_split, params, batch_size, out, tmp, attrs, device)
     logged_write(out)
     logged_write(label_dir)
-    summary = score_label_dir(label_dir, manifest, data.train_split)
-    write_json(metrics_path, {"rw": summary})
-    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f})")
+    write_label_scores("rw", label_dir, manifest, data.train_split, metrics_path)
 
 
 if __name__ == "__main__":

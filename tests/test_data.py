@@ -2,7 +2,6 @@
 import hashlib
 
 import numpy as np
-import pytest
 
 from pipeline.config import DataParams
 from pipeline.data.synthetic import CLASSES, BuiltinParams, generate_dataset, generate_sample

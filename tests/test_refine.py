@@ -1,6 +1,5 @@
 """Affinity pairs and loss, the local random walk, dense CRF with a worker pool."""
 import numpy as np
-import pytest
 import torch
 
 from pipeline.refine.affinity import affinity_loss, half_offsets, pair_affinities, pair_targets

@@ -1,7 +1,6 @@
 """The refinement steps the stages call: affinity labels and training, random walk, CRF."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,14 +12,13 @@ from tqdm import tqdm
 from pipeline.config import bounded
 from pipeline.data.datasets import ImageDataset, same_size_batches
 from pipeline.data.voc import Manifest, read_image
-from pipeline.errors import PipelineError
 from pipeline.models.affinity import AffinityNet
 from pipeline.models.classifier import Classifier
 from pipeline.refine.affinity import AffinityLabelParams, affinity_loss, confident_labels, half_offsets, pair_affinities
 from pipeline.refine.crf import CrfParams, crf_probabilities, parallel_map
 from pipeline.refine.random_walk import RandomWalkParams, random_walk, with_background
 from pipeline.store import IGNORE_INDEX, MapReader, MapWriter, read_label_png, save_label_png
-from pipeline.training import OptimParams, RuntimeParams, autocast, fit, make_optimizer, seed_everything
+from pipeline.training import OptimParams, RuntimeParams, autocast, fit, make_loader, make_optimizer, seed_everything
 
 
 @dataclass
@@ -63,10 +61,7 @@ def train_affinity(classifier: Classifier, manifest: Manifest, split: str, label
     offsets = half_offsets(params.radius)
     target = {"affinity": (lambda image_id: read_label_png(label_dir / f"{image_id}.png"), float(IGNORE_INDEX))}
     dataset = ImageDataset(manifest, split, target, params.crop_size, params.scale_range, seed)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=params.optim.batch_size, shuffle=True, drop_last=len(dataset) > params.optim.batch_size,
-        num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
-    )
+    loader = make_loader(dataset, params.optim.batch_size, runtime, seed)
     model = AffinityNet(classifier, list(params.channels), params.dim, params.freeze_backbone).to(device)
     backbone = [] if params.freeze_backbone else model.backbone_parameters()
     optimizer = make_optimizer([(backbone, 1.0), (model.new_parameters(), params.optim.head_lr_mult)], params.optim)
