@@ -21,7 +21,7 @@ from pipeline.training import OptimParams, RuntimeParams, autocast, fit, make_lo
 
 @dataclass
 class SegmentationParams:
-    arch: str = choice("resnet18", SEGMENTATION_ARCHITECTURES)
+    arch: str = choice("resnet50", SEGMENTATION_ARCHITECTURES)  # the CPU demo sets resnet18
     init: str = choice("classifier", ("classifier", "imagenet", "scratch"))  # backbone start
     crop_size: int = bounded(128, 16)
     scale_range: list[float] = (0.5, 2.0)

@@ -4,6 +4,7 @@
         the per-stage mIoU (CAM -> random walk -> CRF -> DeepLab) over seeds
     python scripts/results_table.py methods --methods cam puzzle gain gain_ext ssnet --seeds 0 1
         one row per CAM training method, every stage's mIoU, mean over seeds
+        (--through eval_cams stops each run after that stage: the later columns stay empty)
     python scripts/results_table.py render
         rewrite the README tables from results/*.json without running anything
 
@@ -21,27 +22,33 @@ import sys
 from pathlib import Path
 
 STAGES = ("cam", "rw", "crf", "seg")
+# The stage that writes each metrics key, in pipeline order.
+WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
 README = Path("README.md")
 RESULTS = Path("results")
 
 
-def run_experiment(settings: dict[str, str]) -> dict:
-    """One `dvc exp run` with `settings`; returns every metrics file it produced."""
+def run_experiment(settings: dict[str, str], through: str | None) -> dict:
+    """One `dvc exp run` with `settings` (up to stage `through`); the metrics it produced."""
     args = [arg for key, value in settings.items() for arg in ("-S", f"{key}={value}")]
-    print("dvc exp run", " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *args], check=True)
+    target = [through] if through else []
+    print("dvc exp run", " ".join(target + args), flush=True)
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *target, *args], check=True)
+    order = list(WRITTEN_BY.values())
     metrics = {}
     for path in sorted(Path("metrics").glob("*.json")):
-        metrics.update(json.loads(path.read_text()))
+        for key, value in json.loads(path.read_text()).items():
+            if through is None or order.index(WRITTEN_BY[key]) <= order.index(through):
+                metrics[key] = value  # files of stages after `through` are stale
     return metrics
 
 
-def collect(table: str, runs: list[dict[str, str]]) -> None:
+def collect(table: str, runs: list[dict[str, str]], through: str | None = None) -> None:
     original = Path("params.yaml").read_text()
     rows = []
     try:
         for settings in runs:
-            rows.append({"settings": settings, "metrics": run_experiment(settings)})
+            rows.append({"settings": settings, "metrics": run_experiment(settings, through)})
             RESULTS.mkdir(exist_ok=True)
             (RESULTS / f"{table}.json").write_text(json.dumps(rows, indent=1) + "\n")
     finally:
@@ -76,7 +83,7 @@ def render_methods(rows: list[dict], cooccurrence: str = "boat") -> str:
     lines = []
     for method, runs in by_method.items():
         cells = [_mean_std([r["classifier"]["val_map"] for r in runs])]
-        cells += [_mean_std([r[s]["miou"] for r in runs]) for s in STAGES]
+        cells += [_mean_std([r[s]["miou"] for r in runs]) if s in runs[0] else "–" for s in STAGES]
         cells.append(_mean_std([r["cam"]["per_class"].get(cooccurrence, {}).get("fp_share", float("nan")) for r in runs]))
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     return header + "\n".join(lines) + "\n"
@@ -106,11 +113,13 @@ def main() -> None:
     parser.add_argument("table", choices=("stages", "methods", "render"))
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
     parser.add_argument("--methods", nargs="+", default=["cam", "puzzle", "gain", "gain_ext", "ssnet"])
+    parser.add_argument("--through", choices=list(WRITTEN_BY.values()), help="stop each methods run after this stage")
     args = parser.parse_args()
     if args.table == "stages":
         collect("stages", [{"seed": s} for s in args.seeds])
     elif args.table == "methods":
-        collect("methods", [{"train_classifier.method": m, "seed": s} for m in args.methods for s in args.seeds])
+        collect("methods", [{"train_classifier.method": m, "seed": s} for m in args.methods for s in args.seeds],
+                args.through)
     render()
 
 

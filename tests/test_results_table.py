@@ -1,0 +1,42 @@
+"""The README tables come from scripts/results_table.py, never by hand."""
+import importlib.util
+
+import pytest
+
+from tests.conftest import REPO
+
+spec = importlib.util.spec_from_file_location("results_table", REPO / "scripts/results_table.py")
+results_table = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(results_table)
+
+
+def _metrics(cam, rw, crf, seg, full=0.8, boat_fp=0.2):
+    stage = lambda m: {"miou": m, "per_class": {"boat": {"fp_share": boat_fp}}}  # noqa: E731
+    return {"classifier": {"val_map": 0.99}, "cam": stage(cam), "rw": stage(rw), "crf": stage(crf),
+            "seg": {**stage(seg), "full_miou": full, "ratio": seg / full}}
+
+
+def test_stage_table_lists_every_seed_and_the_mean():
+    rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.5, 0.6, 0.7, 0.6)},
+            {"settings": {"seed": "1"}, "metrics": _metrics(0.7, 0.8, 0.9, 0.7)}]
+    table = results_table.render_stages(rows)
+    assert "| 0 | 0.500 | 0.600 | 0.700 | 0.600 | 0.800 | 0.750 |" in table
+    assert "| mean ± sd | 0.600 ± 0.141 |" in table
+
+
+def test_method_table_leaves_stages_that_did_not_run_empty():
+    partial = _metrics(0.5, 0.6, 0.7, 0.6)
+    for key in ("rw", "crf", "seg"):
+        del partial[key]
+    rows = [{"settings": {"train_classifier.method": "gain", "seed": "0"}, "metrics": partial}]
+    assert "| gain | 1 | 0.990 | 0.500 | – | – | – | 0.200 |" in results_table.render_methods(rows)
+
+
+def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:stages:start -->\nold\n<!-- results:stages:end -->\noutro\n")
+    monkeypatch.setattr(results_table, "README", readme)
+    results_table.write_readme("stages", "| new |\n")
+    assert readme.read_text() == "intro\n<!-- results:stages:start -->\n| new |\n<!-- results:stages:end -->\noutro\n"
+    with pytest.raises(SystemExit):
+        results_table.write_readme("methods", "x")
