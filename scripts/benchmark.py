@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,14 +21,18 @@ import yaml
 
 def run_stage(stage: str) -> tuple[float, float, int]:
     """(seconds, peak MiB, exit code) of one forced stage run."""
-    start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        sys.stderr.write(process.stderr.read().decode()[-2000:])
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, process.returncode
+    # The stage's output goes to a file: a pipe nobody reads would fill up and block it.
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
+                                   stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-2000:])
+    return seconds, usage.ru_maxrss / 1024, process.returncode
 
 
 def main(selected: list[str]) -> int:
