@@ -2,6 +2,7 @@
 import hashlib
 
 import numpy as np
+import torch
 
 from pipeline.config import DataParams
 from pipeline.data.synthetic import CLASSES, BuiltinParams, generate_dataset, generate_sample
@@ -95,5 +96,9 @@ def test_training_crops_repeat_for_the_same_seed(tiny_manifest):
 
 def test_masks_keep_their_classes_through_the_crop(tiny_manifest):
     loader = (lambda i: read_label_png(tiny_manifest.mask_path(i)), 255.0)
-    sample = ImageDataset(tiny_manifest, "train", {"mask": loader}, crop_size=80, scale_range=(0.7, 1.3), seed=0)[0]
-    assert set(np.unique(sample["mask"].numpy())) <= {0, 1, 2, 3, 4, 5, 255}
+    dataset = ImageDataset(tiny_manifest, "train", {"mask": loader}, crop_size=80, scale_range=(0.7, 1.3), seed=0)
+    for index in range(3):
+        sample = dataset[index]
+        present = set(tiny_manifest.labels("train", dataset.ids[index]))
+        assert set(np.unique(sample["mask"].numpy())) - {0, 255} <= present  # nearest resize: no new classes
+        assert sample["mask"].shape == (80, 80) and sample["mask"].dtype == torch.long
