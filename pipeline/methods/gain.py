@@ -35,17 +35,20 @@ class GainMethod(TrainingMethod):
 
     Params = GainParams
 
-    def attention(self, output) -> tuple[torch.Tensor, list[int]]:
+    @staticmethod
+    def attention(output) -> torch.Tensor:
         """Max-normalised in-graph Grad-CAM of all classes: (B, K, h, w)."""
         classes = list(range(output.logits.shape[1]))
-        return max_normalise(grad_cam(output.logits, output.features, classes, create_graph=True)), classes
+        return max_normalise(grad_cam(output.logits, output.features, classes, create_graph=True))
 
-    def extra_losses(self, model, batch, output, progress):
-        attention, _ = self.attention(output)
+    def mining_loss(self, model, batch, attention: torch.Tensor) -> torch.Tensor:
+        """`alpha * L_am`: erase each present class's attended region, score what is left."""
         images, labels = batch["image"], batch["labels"]
         image_index, class_index = labels.nonzero(as_tuple=True)
         mask = soft_mask(attention[image_index, class_index], self.params.sigma, self.params.w)
         erased = masked_images(images[image_index], mask)
         scores = torch.sigmoid(model(erased).logits[torch.arange(len(class_index)), class_index])
-        self._attention = attention  # reused by GAIN_ext in the same step
-        return {"gain_am": self.params.alpha * scores.mean()}
+        return self.params.alpha * scores.mean()
+
+    def extra_losses(self, model, batch, output, progress):
+        return {"gain_am": self.mining_loss(model, batch, self.attention(output))}

@@ -62,6 +62,8 @@ class GainExtMethod(GainMethod):
         return {"mask": (self._mask, float(IGNORE_INDEX))}
 
     def extra_losses(self, model, batch, output, progress):
-        terms = super().extra_losses(model, batch, output, progress)
-        terms["gain_e"] = self.params.omega * extension_loss(self._attention, batch["mask"], batch["labels"])
-        return terms
+        attention = self.attention(output)
+        return {
+            "gain_am": self.mining_loss(model, batch, attention),
+            "gain_e": self.params.omega * extension_loss(attention, batch["mask"], batch["labels"]),
+        }
