@@ -10,7 +10,9 @@
 
 Every run is a `dvc exp run -S ...` in this repository; the figures each run wrote to
 metrics/*.json are collected into results/<table>.json, and the README section between
-the table's markers is rewritten from them. Nothing is typed by hand.
+the table's markers is rewritten from them. Rows of earlier runs with other settings are
+kept (so seeds can be added later); delete the JSON file to start a table afresh. Nothing
+is typed by hand.
 """
 from __future__ import annotations
 
@@ -43,14 +45,25 @@ def run_experiment(settings: dict[str, str], through: str | None) -> dict:
     return metrics
 
 
+def merge_rows(kept: list[dict], new: list[dict]) -> list[dict]:
+    """`kept` with each row whose settings a `new` row repeats replaced by it; other new rows appended."""
+    key = lambda row: tuple(sorted(row["settings"].items()))  # noqa: E731
+    fresh = {key(row): row for row in new}
+    merged = [fresh.pop(key(row), row) for row in kept]
+    return merged + list(fresh.values())
+
+
 def collect(table: str, runs: list[dict[str, str]], through: str | None = None) -> None:
+    """Run each settings dict; add its row to results/<table>.json (replacing one with the same settings)."""
     original = Path("params.yaml").read_text()
+    path = RESULTS / f"{table}.json"
+    kept = json.loads(path.read_text()) if path.is_file() else []
     rows = []
     try:
         for settings in runs:
             rows.append({"settings": settings, "metrics": run_experiment(settings, through)})
             RESULTS.mkdir(exist_ok=True)
-            (RESULTS / f"{table}.json").write_text(json.dumps(rows, indent=1) + "\n")
+            path.write_text(json.dumps(merge_rows(kept, rows), indent=1) + "\n")
     finally:
         Path("params.yaml").write_text(original)  # exp run leaves its last values in place
 
@@ -83,7 +96,8 @@ def render_methods(rows: list[dict], cooccurrence: str = "boat") -> str:
     lines = []
     for method, runs in by_method.items():
         cells = [_mean_std([r["classifier"]["val_map"] for r in runs])]
-        cells += [_mean_std([r[s]["miou"] for r in runs]) if s in runs[0] else "–" for s in STAGES]
+        cells += [_mean_std([r[s]["miou"] for r in runs]) if all(s in r for r in runs) else "–"
+                  for s in STAGES]
         cells.append(_mean_std([r["cam"]["per_class"].get(cooccurrence, {}).get("fp_share", float("nan")) for r in runs]))
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     return header + "\n".join(lines) + "\n"

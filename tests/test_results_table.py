@@ -40,3 +40,11 @@ def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
     assert readme.read_text() == "intro\n<!-- results:stages:start -->\n| new |\n<!-- results:stages:end -->\noutro\n"
     with pytest.raises(SystemExit):
         results_table.write_readme("methods", "x")
+
+
+def test_new_rows_replace_rows_with_the_same_settings_and_keep_the_others():
+    row = lambda method, seed, miou: {"settings": {"train_classifier.method": method, "seed": seed},  # noqa: E731
+                                      "metrics": {"cam": {"miou": miou}}}
+    kept = [row("cam", "0", 0.1), row("gain", "0", 0.2)]
+    merged = results_table.merge_rows(kept, [row("gain", "0", 0.3), row("gain", "1", 0.4)])
+    assert merged == [row("cam", "0", 0.1), row("gain", "0", 0.3), row("gain", "1", 0.4)]
