@@ -87,20 +87,57 @@ def render_stages(rows: list[dict]) -> str:
     return header + "\n".join(lines) + "\n"
 
 
+def _cam_miou(metrics: dict, cooccurrence: str) -> float:
+    return metrics["cam"]["miou"]
+
+
+def _cooccurrence_fp(metrics: dict, cooccurrence: str) -> float:
+    return metrics["cam"]["per_class"].get(cooccurrence, {}).get("fp_share", float("nan"))
+
+
+# The questions the method table answers: (method, baseline, figure, higher is the claim, claim, its negation).
+CLAIMS = (
+    ("puzzle", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
+    ("gain", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
+    ("gain_ext", "gain", "CAM FP share of '{c}'", _cooccurrence_fp, False, "lowers", "does not lower"),
+)
+
+
+def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str) -> str:
+    """One generated sentence per claim in CLAIMS, on the seeds both methods ran."""
+    lines = []
+    for method, baseline, figure, value, higher, claim, negation in CLAIMS:
+        seeds = sorted(set(by_method.get(method, {})) & set(by_method.get(baseline, {})))
+        if not seeds:
+            continue
+        ours = [value(by_method[method][s], cooccurrence) for s in seeds]
+        theirs = [value(by_method[baseline][s], cooccurrence) for s in seeds]
+        holds = (statistics.mean(ours) > statistics.mean(theirs)) == higher
+        per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
+        lines.append(
+            f"- `{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} against `{baseline}`: "
+            f"{statistics.mean(ours):.3f} vs {statistics.mean(theirs):.3f} (mean of seeds {', '.join(seeds)}; "
+            f"{'higher' if higher else 'lower'} on {per_seed} of {len(seeds)})"
+        )
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def render_methods(rows: list[dict], cooccurrence: str = "boat") -> str:
-    by_method: dict[str, list[dict]] = {}
+    by_method: dict[str, dict[str, dict]] = {}
     for row in rows:
-        by_method.setdefault(row["settings"]["train_classifier.method"], []).append(row["metrics"])
+        by_method.setdefault(row["settings"]["train_classifier.method"], {})[row["settings"]["seed"]] = row["metrics"]
     header = (f"| method | seeds | classifier mAP | CAM | random walk | dense CRF | DeepLab (val) | "
               f"CAM FP share of '{cooccurrence}' |\n|---|---|---|---|---|---|---|---|\n")
     lines = []
-    for method, runs in by_method.items():
+    for method, by_seed in by_method.items():
+        runs = list(by_seed.values())
         cells = [_mean_std([r["classifier"]["val_map"] for r in runs])]
         cells += [_mean_std([r[s]["miou"] for r in runs]) if all(s in r for r in runs) else "–"
                   for s in STAGES]
-        cells.append(_mean_std([r["cam"]["per_class"].get(cooccurrence, {}).get("fp_share", float("nan")) for r in runs]))
+        cells.append(_mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs]))
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
-    return header + "\n".join(lines) + "\n"
+    findings = render_findings(by_method, cooccurrence)
+    return header + "\n".join(lines) + "\n" + (f"\n{findings}" if findings else "")
 
 
 def write_readme(table: str, text: str) -> None:

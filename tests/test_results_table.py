@@ -48,3 +48,16 @@ def test_new_rows_replace_rows_with_the_same_settings_and_keep_the_others():
     kept = [row("cam", "0", 0.1), row("gain", "0", 0.2)]
     merged = results_table.merge_rows(kept, [row("gain", "0", 0.3), row("gain", "1", 0.4)])
     assert merged == [row("cam", "0", 0.1), row("gain", "0", 0.3), row("gain", "1", 0.4)]
+
+
+def test_method_findings_are_generated_from_the_figures():
+    rows = [{"settings": {"train_classifier.method": method, "seed": seed},
+             "metrics": _metrics(cam, 0, 0, 0, boat_fp=fp)}
+            for method, seed, cam, fp in [("cam", "0", 0.6, 0.1), ("cam", "1", 0.6, 0.1), ("gain", "0", 0.5, 0.4),
+                                          ("gain", "1", 0.65, 0.1), ("gain_ext", "0", 0.5, 0.3), ("gain_ext", "1", 0.5, 0.3)]]
+    text = results_table.render_methods(rows)
+    assert ("- `gain` does not raise the CAM-stage mIoU against `cam`: 0.575 vs 0.600 "
+            "(mean of seeds 0, 1; higher on 1 of 2)") in text
+    assert ("- `gain_ext` does not lower the CAM FP share of 'boat' against `gain`: 0.300 vs 0.250 "
+            "(mean of seeds 0, 1; lower on 1 of 2)") in text
+    assert "puzzle" not in text
