@@ -126,15 +126,16 @@ def render_methods(rows: list[dict], cooccurrence: str = "boat") -> str:
     by_method: dict[str, dict[str, dict]] = {}
     for row in rows:
         by_method.setdefault(row["settings"]["train_classifier.method"], {})[row["settings"]["seed"]] = row["metrics"]
-    header = (f"| method | seeds | classifier mAP | CAM | random walk | dense CRF | DeepLab (val) | "
-              f"CAM FP share of '{cooccurrence}' |\n|---|---|---|---|---|---|---|---|\n")
+    header = (f"| method | seeds | classifier mAP | CAM | CAM, oracle threshold | random walk | dense CRF | "
+              f"DeepLab (val) | CAM FP share of '{cooccurrence}' |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for method, by_seed in by_method.items():
         runs = list(by_seed.values())
-        cells = [_mean_std([r["classifier"]["val_map"] for r in runs])]
-        cells += [_mean_std([r[s]["miou"] for r in runs]) if all(s in r for r in runs) else "–"
-                  for s in STAGES]
-        cells.append(_mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs]))
+        stage_cells = [_mean_std([r[s]["miou"] for r in runs]) if all(s in r for r in runs) else "–"
+                       for s in STAGES]
+        cells = [_mean_std([r["classifier"]["val_map"] for r in runs]), stage_cells[0],
+                 _mean_std([r["cam"]["oracle_miou"] for r in runs]), *stage_cells[1:],
+                 _mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs])]
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     findings = render_findings(by_method, cooccurrence)
     return header + "\n".join(lines) + "\n" + (f"\n{findings}" if findings else "")

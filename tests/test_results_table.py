@@ -12,7 +12,7 @@ spec.loader.exec_module(results_table)
 
 def _metrics(cam, rw, crf, seg, full=0.8, boat_fp=0.2):
     stage = lambda m: {"miou": m, "per_class": {"boat": {"fp_share": boat_fp}}}  # noqa: E731
-    return {"classifier": {"val_map": 0.99}, "cam": stage(cam), "rw": stage(rw), "crf": stage(crf),
+    return {"classifier": {"val_map": 0.99}, "cam": {**stage(cam), "oracle_miou": cam + 0.05}, "rw": stage(rw), "crf": stage(crf),
             "seg": {**stage(seg), "full_miou": full, "ratio": seg / full}}
 
 
@@ -29,7 +29,7 @@ def test_method_table_leaves_stages_that_did_not_run_empty():
     for key in ("rw", "crf", "seg"):
         del partial[key]
     rows = [{"settings": {"train_classifier.method": "gain", "seed": "0"}, "metrics": partial}]
-    assert "| gain | 1 | 0.990 | 0.500 | – | – | – | 0.200 |" in results_table.render_methods(rows)
+    assert "| gain | 1 | 0.990 | 0.500 | 0.550 | – | – | – | 0.200 |" in results_table.render_methods(rows)
 
 
 def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
