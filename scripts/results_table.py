@@ -99,6 +99,7 @@ def _cooccurrence_fp(metrics: dict, cooccurrence: str) -> float:
 CLAIMS = (
     ("puzzle", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
     ("gain", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
+    ("ssnet", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
     ("gain_ext", "gain", "CAM FP share of '{c}'", _cooccurrence_fp, False, "lowers", "does not lower"),
 )
 
