@@ -95,7 +95,8 @@ def _cooccurrence_fp(metrics: dict, cooccurrence: str) -> float:
     return metrics["cam"]["per_class"].get(cooccurrence, {}).get("fp_share", float("nan"))
 
 
-# The questions the method table answers: (method, baseline, figure, higher is the claim, claim, its negation).
+# The questions the method table answers:
+# (method, baseline, figure name, figure of a run, claim is "higher", claim, its negation).
 CLAIMS = (
     ("puzzle", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
     ("gain", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
