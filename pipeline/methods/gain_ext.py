@@ -27,21 +27,23 @@ def pick_mask_images(ids: list[str], share: float, seed: int) -> set[str]:
 
 
 def extension_loss(attention: torch.Tensor, masks: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """L_e = mean over present classes of images with masks of (A_c - H_c)^2.
+    """Batch mean of each image's `L_e = (1/n) sum_c (A_c - H_c)^2`, zero for images without masks.
 
     `attention` (B, K, h, w) in [0, 1]; `masks` (B, H, W) label maps, all 255 for images
-    without a usable mask; `labels` (B, K). Ignored pixels do not count.
+    without a usable mask; `labels` (B, K). Ignored pixels do not count. Dividing by the
+    batch size, not by the number of masked images, keeps `omega` the weight the formula
+    gives it per image: otherwise the one masked image of a batch outweighs the other
+    fifteen images' classification losses together.
     """
     masks = F.interpolate(masks[:, None].float(), size=attention.shape[2:], mode="nearest")[:, 0].long()
     valid = masks != IGNORE_INDEX
     has_mask = valid.flatten(1).any(dim=1)
     selected = labels.bool() & has_mask[:, None]
-    if not selected.any():
-        return attention.sum() * 0.0
     classes = torch.arange(1, attention.shape[1] + 1, device=masks.device)
     target = (masks[:, None] == classes[None, :, None, None]).float()
     error = ((attention - target) ** 2 * valid[:, None]).sum(dim=(2, 3)) / valid.sum(dim=(1, 2))[:, None].clamp(min=1)
-    return error[selected].mean()
+    per_image = (error * selected).sum(dim=1) / selected.sum(dim=1).clamp(min=1)
+    return per_image.mean()
 
 
 class GainExtMethod(GainMethod):
