@@ -28,11 +28,6 @@ class ClassifierParams:
     optim: OptimParams = field(default_factory=OptimParams)
 
 
-def build_classifier(meta: dict) -> Classifier:
-    """Rebuild a classifier from a checkpoint's metadata (weights loaded by the caller)."""
-    return Classifier(meta["arch"], meta["num_classes"], pretrained=False, output_stride=meta["output_stride"])
-
-
 @torch.no_grad()
 def predict_scores(model: Classifier, dataset: ImageDataset, batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Sigmoid class scores and label vectors of a whole split."""

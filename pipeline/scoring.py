@@ -12,7 +12,7 @@ from pipeline.config import bounded
 from pipeline.data.voc import Manifest
 from pipeline.errors import PipelineError
 from pipeline.metrics import confusion_matrix, labels_from_maps, summarise
-from pipeline.store import MapReader, read_label_png
+from pipeline.store import MapReader, read_label_png, write_json
 
 
 @dataclass
@@ -85,3 +85,10 @@ def score_label_dir(label_dir: str | Path, manifest: Manifest, split: str) -> di
             yield prediction, _truth(manifest, image_id, prediction.shape)
 
     return score_labels(pairs(), label_names(manifest))
+
+
+def write_label_scores(key: str, label_dir: str | Path, manifest: Manifest, split: str, metrics_path: str | Path) -> dict:
+    """Score a folder of label PNGs and write `{key: scores}` to `metrics_path`; returns the scores."""
+    summary = score_label_dir(label_dir, manifest, split)
+    write_json(metrics_path, {key: summary})
+    return summary

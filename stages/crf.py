@@ -3,8 +3,9 @@ import click
 
 from pipeline.config import DataParams
 from pipeline.refine.steps import CrfStageParams, write_crf_labels
+from pipeline.scoring import write_label_scores
 from pipeline.store import MapReader, atomic_path
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage, write_label_scores
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
 
 
 @click.command()
@@ -20,7 +21,8 @@ def main(manifest_path, maps_path, label_dir, metrics_path) -> None:
     with MapReader(logged_read(maps_path), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:
         write_crf_labels(reader, manifest, data.train_split, params, tmp)
     logged_write(label_dir)
-    write_label_scores("crf", label_dir, manifest, data.train_split, metrics_path)
+    summary = write_label_scores("crf", label_dir, manifest, data.train_split, metrics_path)
+    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f})")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from pipeline.data.datasets import ImageDataset
 from pipeline.scoring import label_names, score_labels
 from pipeline.segmentation import SegEvalParams, predict
 from pipeline.store import read_label_png, write_json
-from stages.common import load_deeplab, load_manifest, logged_write, read_section, stage
+from stages.checkpoints import load_deeplab
+from stages.common import load_manifest, logged_write, read_section, stage
 
 
 @click.command()

@@ -3,7 +3,8 @@ import click
 
 from pipeline.config import DataParams
 from pipeline.maps.extract import ExtractParams, extract_maps
-from stages.common import load_classifier, load_manifest, logged_write, read_device, read_section, stage
+from stages.checkpoints import load_classifier, read_device
+from stages.common import load_manifest, logged_write, read_section, stage
 
 
 @click.command()

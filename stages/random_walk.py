@@ -5,10 +5,10 @@ from pipeline.config import DataParams
 from pipeline.models.affinity import AffinityNet
 from pipeline.refine.random_walk import RandomWalkParams
 from pipeline.refine.steps import write_random_walk
+from pipeline.scoring import write_label_scores
 from pipeline.store import MapReader, atomic_path
-from stages.common import (load_checked, load_classifier, load_manifest, logged_read, logged_write, read_device,
-                           read_section, stage,
-                           write_label_scores)
+from stages.checkpoints import load_checked, load_classifier, read_device
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
 
 
 @click.command()
@@ -36,7 +36,8 @@ def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, me
         write_random_walk(model, reader, manifest, data.train_split, params, batch_size, out, tmp, attrs, device)
     logged_write(out)
     logged_write(label_dir)
-    write_label_scores("rw", label_dir, manifest, data.train_split, metrics_path)
+    summary = write_label_scores("rw", label_dir, manifest, data.train_split, metrics_path)
+    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f})")
 
 
 if __name__ == "__main__":

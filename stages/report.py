@@ -13,7 +13,8 @@ from pipeline.report import colourise, render_html, sample_grid
 from pipeline.scoring import CamScoreParams
 from pipeline.segmentation import SegEvalParams, predict
 from pipeline.store import MapReader, atomic_path, read_label_png
-from stages.common import load_deeplab, load_manifest, logged_read, logged_write, read_section, stage
+from stages.checkpoints import load_deeplab
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
 
 
 @click.command()

@@ -7,7 +7,8 @@ from pipeline.config import DataParams
 from pipeline.refine.steps import AffinityParams, train_affinity, write_affinity_labels
 from pipeline.store import MapReader, atomic_path, write_csv
 from pipeline.training import save_checkpoint
-from stages.common import load_classifier, load_manifest, logged_read, logged_write, read_device, read_section, read_seed, stage
+from stages.checkpoints import load_classifier, read_device
+from stages.common import load_manifest, logged_read, logged_write, read_section, read_seed, stage
 
 
 @click.command()

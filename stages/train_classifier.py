@@ -5,7 +5,8 @@ from pipeline.classification import ClassifierParams, train_classifier
 from pipeline.config import DataParams
 from pipeline.store import write_csv, write_json
 from pipeline.training import save_checkpoint
-from stages.common import load_manifest, logged_write, read_device, read_section, read_seed, stage
+from stages.checkpoints import read_device
+from stages.common import load_manifest, logged_write, read_section, read_seed, stage
 
 
 @click.command()

@@ -8,7 +8,8 @@ from pipeline.errors import PipelineError
 from pipeline.segmentation import SegmentationParams, train_deeplab
 from pipeline.store import read_label_png, write_csv
 from pipeline.training import save_checkpoint
-from stages.common import load_checked, load_manifest, logged_read, logged_write, read_device, read_section, read_seed, stage
+from stages.checkpoints import load_checked, read_device
+from stages.common import load_manifest, logged_read, logged_write, read_section, read_seed, stage
 
 
 @click.command()

@@ -42,3 +42,8 @@ class Classifier(nn.Module):
     def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """(backbone parameters, new-layer parameters): new layers get a larger lr."""
         return list(self.stem.parameters()) + list(self.stages.parameters()), list(self.head.parameters())
+
+
+def build_classifier(meta: dict) -> Classifier:
+    """Rebuild a classifier from a checkpoint's metadata (weights loaded by the caller)."""
+    return Classifier(meta["arch"], meta["num_classes"], pretrained=False, output_stride=meta["output_stride"])
