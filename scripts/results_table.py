@@ -109,16 +109,17 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str) ->
     """One generated sentence per claim in CLAIMS, on the seeds both methods ran."""
     lines = []
     for method, baseline, figure, value, higher, claim, negation in CLAIMS:
-        seeds = sorted(set(by_method.get(method, {})) & set(by_method.get(baseline, {})))
+        seeds = sorted(set(by_method.get(method, {})) & set(by_method.get(baseline, {})), key=int)
         if not seeds:
             continue
         ours = [value(by_method[method][s], cooccurrence) for s in seeds]
         theirs = [value(by_method[baseline][s], cooccurrence) for s in seeds]
-        holds = (statistics.mean(ours) > statistics.mean(theirs)) == higher
+        mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
+        holds = (mean_ours > mean_theirs) == higher
         per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
         lines.append(
             f"- `{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} against `{baseline}`: "
-            f"{statistics.mean(ours):.3f} vs {statistics.mean(theirs):.3f} (mean of seeds {', '.join(seeds)}; "
+            f"{mean_ours:.3f} vs {mean_theirs:.3f} (mean of seeds {', '.join(seeds)}; "
             f"{'higher' if higher else 'lower'} on {per_seed} of {len(seeds)})"
         )
     return "\n".join(lines) + "\n" if lines else ""
