@@ -1,7 +1,7 @@
 """What every stage shares: logging, params, the manifest, one-line errors.
 
-Kept to light imports: every stage lists this file and what it imports among its DVC
-dependencies (tests/test_dvc_deps.py), so model and scoring helpers live elsewhere.
+Kept to light imports (no torch): every stage lists this file and what it imports among
+its DVC dependencies (tests/test_dvc_deps.py).
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline.config import load_params, section, seed_of
+from pipeline.core.config import load_params, section, seed_of
+from pipeline.core.errors import PipelineError
 from pipeline.data.voc import Manifest
-from pipeline.errors import PipelineError
 
 log = logging.getLogger("stage")
 
@@ -47,8 +47,8 @@ def logged_read(path: str | Path) -> Path:
     return Path(path)
 
 
-def logged_write(path: str | Path) -> Path:
-    log.info("wrote %s", path)
+def logged_write(path: str | Path, summary: str = "") -> Path:
+    log.info("wrote %s%s", path, f" ({summary})" if summary else "")
     return Path(path)
 
 

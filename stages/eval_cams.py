@@ -1,9 +1,10 @@
 """Stage eval_cams: score the CAMs on the train split, with the oracle threshold sweep."""
 import click
 
-from pipeline.config import DataParams
-from pipeline.scoring import CamScoreParams, score_cams
-from pipeline.store import MapReader, write_csv, write_json
+from pipeline.data.voc import DataParams
+from pipeline.eval.cam_scores import EvalCamsParams, score_cams
+from pipeline.io.files import write_csv, write_json
+from pipeline.io.maps import MapReader
 from stages.common import load_manifest, logged_read, logged_write, read_section, stage
 
 
@@ -14,7 +15,7 @@ from stages.common import load_manifest, logged_read, logged_write, read_section
 @click.option("--sweep", "sweep_path", required=True, help="Threshold curve (CSV, for dvc plots).")
 @stage
 def main(manifest_path: str, cams: str, metrics_path: str, sweep_path: str) -> None:
-    params = read_section("eval_cams", CamScoreParams)
+    params = read_section("eval_cams", EvalCamsParams)
     data = read_section("data", DataParams)
     manifest = load_manifest(manifest_path)
     with MapReader(logged_read(cams), manifest.fingerprint) as reader:
@@ -22,8 +23,8 @@ def main(manifest_path: str, cams: str, metrics_path: str, sweep_path: str) -> N
     write_csv(sweep_path, curve)
     logged_write(sweep_path)
     write_json(metrics_path, {"cam": summary})
-    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f} at threshold {params.bg_threshold}, "
-                 f"oracle {summary['oracle_miou']:.3f} at {summary['oracle_threshold']})")
+    logged_write(metrics_path, f"mIoU {summary['miou']:.3f} at threshold {params.bg_threshold}, "
+                               f"oracle {summary['oracle_miou']:.3f} at {summary['oracle_threshold']}")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 import click
 from tqdm import tqdm
 
-from pipeline.config import DataParams
+from pipeline.core.labels import label_names
 from pipeline.data.datasets import ImageDataset
-from pipeline.scoring import label_names, score_labels
-from pipeline.segmentation import SegEvalParams, predict
-from pipeline.store import read_label_png, write_json
-from stages.checkpoints import load_deeplab
-from stages.common import load_manifest, logged_write, read_section, stage
+from pipeline.data.voc import DataParams
+from pipeline.eval.label_scores import score_labels
+from pipeline.eval.segmentation import EvaluateParams, predict
+from pipeline.io.files import write_json
+from pipeline.io.label_png import read_label_png
+from pipeline.models.deeplab import load_deeplab
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
 
 
 @click.command()
@@ -18,21 +20,21 @@ from stages.common import load_manifest, logged_write, read_section, stage
 @click.option("--metrics", "metrics_path", required=True)
 @stage
 def main(manifest_path, model_path, reference_path, metrics_path) -> None:
-    params = read_section("evaluate", SegEvalParams)
+    params = read_section("evaluate", EvaluateParams)
     data = read_section("data", DataParams)
     manifest = load_manifest(manifest_path)
     dataset = ImageDataset(manifest, data.val_split)
     scores = {}
     for name, path in (("weak", model_path), ("full", reference_path)):
-        model = load_deeplab(path, manifest)
+        model = load_deeplab(logged_read(path), manifest.fingerprint)
         pairs = ((predict(model, dataset[i]["image"], params), read_label_png(manifest.mask_path(dataset.ids[i])))
                  for i in tqdm(range(len(dataset)), desc=f"evaluate {name}", unit="img"))
-        scores[name] = score_labels(pairs, label_names(manifest))
+        scores[name] = score_labels(pairs, label_names(manifest.classes))
     seg = dict(scores["weak"])
     seg.update(full_miou=scores["full"]["miou"], ratio=scores["weak"]["miou"] / max(scores["full"]["miou"], 1e-9))
     write_json(metrics_path, {"seg": seg})
-    logged_write(f"{metrics_path} (val mIoU {seg['miou']:.3f}, fully supervised {seg['full_miou']:.3f}, "
-                 f"ratio {seg['ratio']:.3f})")
+    logged_write(metrics_path, f"val mIoU {seg['miou']:.3f}, fully supervised {seg['full_miou']:.3f}, "
+                               f"ratio {seg['ratio']:.3f}")
 
 
 if __name__ == "__main__":

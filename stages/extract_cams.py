@@ -1,10 +1,11 @@
 """Stage extract_cams: multi-scale + flip class maps of the train split into HDF5."""
 import click
 
-from pipeline.config import DataParams
-from pipeline.maps.extract import ExtractParams, extract_maps
-from stages.checkpoints import load_classifier, read_device
-from stages.common import load_manifest, logged_write, read_section, stage
+from pipeline.cams.extract import ExtractCamsParams, extract_maps
+from pipeline.data.voc import DataParams
+from pipeline.models.classifier import load_classifier
+from pipeline.training.runtime import RuntimeParams, resolve_device
+from stages.common import load_manifest, logged_read, logged_write, read_section, stage
 
 
 @click.command()
@@ -13,13 +14,13 @@ from stages.common import load_manifest, logged_write, read_section, stage
 @click.option("--out", required=True, help="HDF5 file to write.")
 @stage
 def main(manifest_path: str, model_path: str, out: str) -> None:
-    params = read_section("extract_cams", ExtractParams)
+    params = read_section("extract_cams", ExtractCamsParams)
     data = read_section("data", DataParams)
-    _, device = read_device()
+    device = resolve_device(read_section("runtime", RuntimeParams))
     manifest = load_manifest(manifest_path)
-    model = load_classifier(model_path, manifest)
+    model = load_classifier(logged_read(model_path), manifest.fingerprint)
     count = extract_maps(model, manifest, data.train_split, params, out, device)
-    logged_write(f"{out} ({count} images, method {params.method}, scales {params.scales})")
+    logged_write(out, f"{count} images, method {params.method}, scales {params.scales}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from stages.common import logged_write, read_section, stage
 def main(out: str) -> None:
     params = read_section("builtin", BuiltinParams)
     generate_dataset(out, params)
-    logged_write(f"{out} ({params.num_train} train, {params.num_val} val images)")
+    logged_write(out, f"{params.num_train} train, {params.num_val} val images")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 """Stage prepare: check the VOC-layout dataset at data.root and write its manifest."""
 import click
 
-from pipeline.config import DataParams
-from pipeline.data.voc import index_dataset
+from pipeline.data.voc import DataParams, index_dataset
 from stages.common import logged_read, logged_write, read_section, stage
 
 
@@ -15,7 +14,7 @@ def main(out: str) -> None:
     manifest = index_dataset(params)
     manifest.save(out)
     counts = ", ".join(f"{len(v)} {k}" for k, v in manifest.splits.items())
-    logged_write(f"{out} ({counts} images, {manifest.num_classes} classes, fingerprint {manifest.fingerprint})")
+    logged_write(out, f"{counts} images, {manifest.num_classes} classes, fingerprint {manifest.fingerprint}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Stage random_walk: propagate the CAMs over AffinityNet's affinities; score the labels."""
 import click
 
-from pipeline.config import DataParams
-from pipeline.models.affinity import AffinityNet
-from pipeline.refine.random_walk import RandomWalkParams
-from pipeline.refine.steps import write_random_walk
-from pipeline.scoring import write_label_scores
-from pipeline.store import MapReader, atomic_path
-from stages.checkpoints import load_checked, load_classifier, read_device
+from pipeline.data.voc import DataParams
+from pipeline.eval.label_scores import write_label_scores
+from pipeline.io.files import atomic_path
+from pipeline.io.maps import MapReader
+from pipeline.models.affinity import load_affinity
+from pipeline.models.classifier import load_classifier
+from pipeline.refine.random_walk import RandomWalkParams, write_random_walk
+from pipeline.training.runtime import RuntimeParams, resolve_device
 from stages.common import load_manifest, logged_read, logged_write, read_section, stage
 
 
@@ -19,25 +20,22 @@ from stages.common import load_manifest, logged_read, logged_write, read_section
 @click.option("--out", required=True, help="HDF5 file of the walked maps (background first).")
 @click.option("--labels", "label_dir", required=True, help="Folder for the label PNGs.")
 @click.option("--metrics", "metrics_path", required=True)
-@click.option("--batch-size", default=16, show_default=True)
 @stage
-def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, metrics_path, batch_size) -> None:
+def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, metrics_path) -> None:
     params = read_section("random_walk", RandomWalkParams)
     data = read_section("data", DataParams)
-    _, device = read_device()
+    device = resolve_device(read_section("runtime", RuntimeParams))
     manifest = load_manifest(manifest_path)
-    checkpoint = load_checked(affinity_path, manifest)
-    model = AffinityNet(load_classifier(classifier_path, manifest), checkpoint["meta"]["channels"], checkpoint["meta"]["dim"],
-                        freeze_backbone=True)
-    model.load_state_dict(checkpoint["state_dict"])
+    classifier = load_classifier(logged_read(classifier_path), manifest.fingerprint)
+    model = load_affinity(logged_read(affinity_path), classifier, manifest.fingerprint)
     attrs = {"method": "random_walk", "fingerprint": manifest.fingerprint, "split": data.train_split,
              "classes": manifest.classes}
     with MapReader(logged_read(cams), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:
-        write_random_walk(model, reader, manifest, data.train_split, params, batch_size, out, tmp, attrs, device)
+        write_random_walk(model, reader, manifest, data.train_split, params, out, tmp, attrs, device)
     logged_write(out)
-    logged_write(label_dir)
     summary = write_label_scores("rw", label_dir, manifest, data.train_split, metrics_path)
-    logged_write(f"{metrics_path} (mIoU {summary['miou']:.3f})")
+    logged_write(label_dir)
+    logged_write(metrics_path, f"mIoU {summary['miou']:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,30 @@
 """Stage report: the per-stage table, per-class IoU and a sample grid, as HTML and PNG."""
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from PIL import Image
 
-from pipeline.config import DataParams
+from pipeline.core.config import bounded
+from pipeline.core.labels import labels_from_maps
 from pipeline.data.datasets import ImageDataset
-from pipeline.data.voc import read_image
-from pipeline.metrics import labels_from_maps
-from pipeline.report import colourise, render_html, sample_grid
-from pipeline.scoring import CamScoreParams
-from pipeline.segmentation import SegEvalParams, predict
-from pipeline.store import MapReader, atomic_path, read_label_png
-from stages.checkpoints import load_deeplab
+from pipeline.data.voc import DataParams, read_image
+from pipeline.eval.cam_scores import EvalCamsParams
+from pipeline.eval.report import colourise, render_html, sample_grid
+from pipeline.eval.segmentation import EvaluateParams, predict
+from pipeline.io.files import atomic_path
+from pipeline.io.label_png import read_label_png
+from pipeline.io.maps import MapReader
+from pipeline.models.deeplab import load_deeplab
 from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+
+
+@dataclass
+class ReportParams:
+    """The `report` section."""
+
+    samples: int = bounded(6, 1)  # sample images: the first ones of the train split
 
 
 @click.command()
@@ -26,27 +36,28 @@ from stages.common import load_manifest, logged_read, logged_write, read_section
 @click.option("--model", "model_path", required=True, help="DeepLab trained on the pseudo-labels.")
 @click.option("--html", "html_path", required=True)
 @click.option("--samples", "samples_path", required=True, help="Sample grid PNG (a dvc plots image).")
-@click.option("--count", default=6, show_default=True, help="Sample images: the first ones of the train split.")
 @stage
-def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_path, samples_path, count) -> None:
+def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_path, samples_path) -> None:
+    params = read_section("report", ReportParams)
     data = read_section("data", DataParams)
-    threshold = read_section("eval_cams", CamScoreParams).bg_threshold
+    threshold = read_section("eval_cams", EvalCamsParams).bg_threshold
+    evaluation = read_section("evaluate", EvaluateParams)  # the predictions shown are the ones scored
     manifest = load_manifest(manifest_path)
     metrics = {}
     for path in metric_paths:
         metrics.update(json.loads(logged_read(path).read_text()))
-    model = load_deeplab(model_path, manifest)
+    model = load_deeplab(logged_read(model_path), manifest.fingerprint)
     dataset = ImageDataset(manifest, data.train_split)
     rows = []
     with MapReader(logged_read(cams), manifest.fingerprint) as reader:
-        for index, image_id in enumerate(dataset.ids[:count]):
+        for index, image_id in enumerate(dataset.ids[:params.samples]):
             rows.append([
                 read_image(manifest.image_path(image_id)),
                 colourise(read_label_png(manifest.mask_path(image_id))),
                 colourise(labels_from_maps(*reader.read(image_id), threshold)),
                 colourise(read_label_png(Path(rw_dir) / f"{image_id}.png")),
                 colourise(read_label_png(Path(crf_dir) / f"{image_id}.png")),
-                colourise(predict(model, dataset[index]["image"], SegEvalParams())),
+                colourise(predict(model, dataset[index]["image"], evaluation)),
             ])
     with atomic_path(samples_path) as tmp:
         Image.fromarray(sample_grid(rows)).save(tmp, format="PNG")

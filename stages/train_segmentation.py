@@ -3,12 +3,13 @@ from pathlib import Path
 
 import click
 
-from pipeline.config import DataParams
-from pipeline.errors import PipelineError
-from pipeline.segmentation import SegmentationParams, train_deeplab
-from pipeline.store import read_label_png, write_csv
-from pipeline.training import save_checkpoint
-from stages.checkpoints import load_checked, read_device
+from pipeline.core.errors import PipelineError
+from pipeline.data.voc import DataParams
+from pipeline.io.checkpoints import load_checkpoint, save_checkpoint
+from pipeline.io.files import write_csv
+from pipeline.io.label_png import read_label_png
+from pipeline.training.deeplab import TrainSegmentationParams, train_deeplab
+from pipeline.training.runtime import RuntimeParams, resolve_device
 from stages.common import load_manifest, logged_read, logged_write, read_section, read_seed, stage
 
 
@@ -20,22 +21,22 @@ from stages.common import load_manifest, logged_read, logged_write, read_section
 @click.option("--history", "history_path", required=True)
 @stage
 def main(manifest_path, labels, classifier_path, model_path, history_path) -> None:
-    params = read_section("train_segmentation", SegmentationParams)
+    params = read_section("train_segmentation", TrainSegmentationParams)
     data = read_section("data", DataParams)
-    runtime, device = read_device()
+    runtime = read_section("runtime", RuntimeParams)
     manifest = load_manifest(manifest_path)
     if labels == "gt":
-        loader = lambda image_id: read_label_png(manifest.mask_path(image_id))  # noqa: E731
+        label_dir = logged_read(Path(manifest.root) / manifest.mask_dir)
     else:
         label_dir = logged_read(labels)
         if not label_dir.is_dir():
             raise PipelineError(f"{label_dir}: label folder not found; run the stage that writes it (dvc repro)")
-        loader = lambda image_id: read_label_png(label_dir / f"{image_id}.png")  # noqa: E731
-    state = load_checked(classifier_path, manifest)["state_dict"] if params.init == "classifier" else None
-    model, history = train_deeplab(manifest, data.train_split, loader, params, state, read_seed(), runtime, device)
-    meta = {"arch": params.arch, "num_labels": manifest.num_classes + 1, "fingerprint": manifest.fingerprint,
-            "labels": "ground truth" if labels == "gt" else Path(labels).name}
-    save_checkpoint(model_path, model, meta)
+    state = None
+    if params.init == "classifier":
+        state = load_checkpoint(logged_read(classifier_path), manifest.fingerprint)["state_dict"]
+    model, history = train_deeplab(manifest, data.train_split, lambda image_id: read_label_png(label_dir / f"{image_id}.png"),
+                                   params, state, read_seed(), runtime, resolve_device(runtime))
+    save_checkpoint(model_path, model, manifest.fingerprint, labels="ground truth" if labels == "gt" else label_dir.name)
     logged_write(model_path)
     write_csv(history_path, history)
     logged_write(history_path)

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.config import DataParams
 from pipeline.data.synthetic import BuiltinParams, generate_dataset
-from pipeline.data.voc import index_dataset
-from pipeline.store import save_label_png
+from pipeline.data.voc import DataParams, index_dataset
+from pipeline.io.label_png import save_label_png
 
 REPO = Path(__file__).resolve().parents[1]
 

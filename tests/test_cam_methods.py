@@ -3,11 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.errors import PipelineError
-from pipeline.maps import MAP_METHODS, get_map_method
-from pipeline.maps.extract import ExtractParams, extract_maps, multiscale_maps
+from pipeline.core.config import parse_section
+from pipeline.core.errors import PipelineError
+from pipeline.cams.extract import ExtractCamsParams, extract_maps
+from pipeline.cams.registry import MAP_METHODS
+from pipeline.models.multiscale import multiscale_sum
 from pipeline.models.classifier import Classifier
-from pipeline.store import MapReader
+from pipeline.io.maps import MapReader
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +35,26 @@ def test_every_map_method_is_non_negative_with_the_right_shape(model, name):
 
 
 def test_unknown_map_method_lists_the_known_ones():
-    with pytest.raises(PipelineError, match="gradcampp"):
-        get_map_method("scorecam")
+    with pytest.raises(PipelineError, match="extract_cams.method='scorecam' is not one of: cam, gradcam, gradcampp"):
+        parse_section(ExtractCamsParams, {"method": "scorecam"}, "extract_cams")
 
 
 def test_multiscale_maps_come_back_at_the_image_size(model):
     images = torch.randn(3, 3, 50, 70)
-    maps = multiscale_maps(model, images, [1, 2], MAP_METHODS["cam"], [1.0, 0.5, 1.5, 2.0], flip=True)
+    maps = multiscale_sum(lambda x: MAP_METHODS["cam"](model, x, [1, 2]), images, [1.0, 0.5, 1.5, 2.0], flip=True)
     assert maps.shape == (3, 2, 50, 70)
 
 
 def test_flip_makes_maps_of_a_symmetric_image_symmetric(model):
     image = torch.randn(1, 3, 32, 16)
     image = torch.cat([image, image.flip(-1)], dim=-1)
-    maps = multiscale_maps(model, image, [0], MAP_METHODS["cam"], [1.0], flip=True)
+    maps = multiscale_sum(lambda x: MAP_METHODS["cam"](model, x, [0]), image, [1.0], flip=True)
     assert torch.allclose(maps, maps.flip(-1), atol=1e-5)
 
 
 def test_extract_writes_present_classes_max_normalised(model, tiny_manifest, tmp_path):
     model = Classifier("resnet18", num_classes=tiny_manifest.num_classes).eval()
-    params = ExtractParams(scales=[1.0, 0.5], batch_size=5)
+    params = ExtractCamsParams(scales=[1.0, 0.5], batch_size=5)
     count = extract_maps(model, tiny_manifest, "train", params, tmp_path / "cams.h5", torch.device("cpu"))
     assert count == len(tiny_manifest.ids("train"))
     with MapReader(tmp_path / "cams.h5", tiny_manifest.fingerprint) as reader:

@@ -2,13 +2,15 @@
 import pytest
 import torch
 
-from pipeline.errors import PipelineError
-from pipeline.methods import METHODS, build_methods
+from pipeline.core.errors import PipelineError
+from pipeline.core.config import parse_section
+from pipeline.methods import METHODS, MethodsParams, build_methods
 from pipeline.methods.gain import masked_images, soft_mask
 from pipeline.methods.gain_ext import extension_loss, pick_mask_images
 from pipeline.methods.puzzle import stitch, tile
 from pipeline.methods.ssnet import aggregate_saliency
 from pipeline.models.classifier import Classifier
+from pipeline.training.classifier import TrainClassifierParams
 
 
 def test_puzzle_tiling_and_stitching_are_exact_inverses():
@@ -52,10 +54,13 @@ def test_ssnet_aggregation_is_the_class_score_weighted_sum():
     assert torch.allclose(aggregate_saliency(scores, maps), 0.2 * maps[0, 0] + 0.8 * maps[0, 1])
 
 
-def test_unknown_method_lists_the_known_ones(tiny_manifest):
+def test_unknown_method_lists_the_known_ones():
     with pytest.raises(PipelineError) as error:
-        build_methods("puzzle+magic", {}, tiny_manifest, "train", 0)
+        parse_section(TrainClassifierParams, {"method": "puzzle+magic"}, "train_classifier")
+    assert "train_classifier.method='puzzle+magic'" in str(error.value)
     assert all(name in str(error.value) for name in METHODS)
+    with pytest.raises(PipelineError, match="gain and gain_ext"):
+        parse_section(TrainClassifierParams, {"method": "gain+gain_ext"}, "train_classifier")
 
 
 @pytest.mark.parametrize("spec", ["cam", "puzzle", "gain", "gain_ext", "ssnet", "puzzle+gain"])
@@ -63,7 +68,7 @@ def test_every_method_gives_finite_differentiable_losses(spec, tiny_manifest):
     from pipeline.data.datasets import ImageDataset
 
     torch.manual_seed(0)
-    methods = build_methods(spec, {}, tiny_manifest, "train", 0)
+    methods = build_methods(spec, MethodsParams(), tiny_manifest, "train", 0)
     targets = {k: v for m in methods for k, v in m.pixel_targets().items()}
     dataset = ImageDataset(tiny_manifest, "train", targets, crop_size=64)
     batch = {k: torch.stack([dataset[i][k] for i in range(4)]) for k in dataset[0]}

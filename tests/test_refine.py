@@ -2,11 +2,12 @@
 import numpy as np
 import torch
 
-from pipeline.refine.affinity import affinity_loss, half_offsets, pair_affinities, pair_targets
-from pipeline.refine.crf import CrfParams, crf_probabilities, parallel_map
+from pipeline.refine.affinity_pairs import affinity_loss, half_offsets, pair_affinities, pair_targets
+from pipeline.refine.crf import DenseCrfParams, crf_probabilities
+from pipeline.refine.crf_labels import _crf_worker
+from pipeline.refine.pool import parallel_map
 from pipeline.refine.random_walk import (RandomWalkParams, random_walk, sparse_transition, transition, window_mask,
                                          with_background)
-from pipeline.refine.steps import _crf_worker
 
 
 def test_half_offsets_cover_each_neighbour_pair_once():
@@ -97,7 +98,7 @@ def test_crf_sharpens_towards_image_edges():
     probabilities[1, :, :8] = 0.1
     probabilities[1, :, 12:] = 0.9
     probabilities[0, :, 12:] = 0.1
-    refined = crf_probabilities(image, probabilities, CrfParams(iterations=5, bilateral_sxy=20))
+    refined = crf_probabilities(image, probabilities, DenseCrfParams(iterations=5, bilateral_sxy=20))
     assert (refined.argmax(0)[:, :10] == 0).all() and (refined.argmax(0)[:, 10:] == 1).all()
 
 
@@ -108,7 +109,7 @@ def test_crf_pool_gives_the_same_labels_as_one_process(tmp_path):
     for seed in range(6):
         image, maps = _crf_item(seed)
         Image.fromarray(image).save(tmp_path / f"{seed}.png")
-        items.append((tmp_path / f"{seed}.png", maps, np.array([0, 3, 7]), CrfParams(iterations=3)))
+        items.append((tmp_path / f"{seed}.png", maps, np.array([0, 3, 7]), DenseCrfParams(iterations=3)))
     single = list(parallel_map(_crf_worker, items, 1, len(items), "crf"))
     pooled = list(parallel_map(_crf_worker, items, 2, len(items), "crf"))
     assert all(np.array_equal(a, b) for a, b in zip(single, pooled))

@@ -6,7 +6,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pipeline.store import MapWriter, save_label_png
+from pipeline.io.label_png import save_label_png
+from pipeline.io.maps import MapWriter
 from stages import eval_cams, extract_cams, prepare, train_classifier
 from tests.conftest import REPO, write_voc
 

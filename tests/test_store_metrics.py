@@ -2,9 +2,12 @@
 import numpy as np
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.metrics import confusion_matrix, labels_from_maps, mean_average_precision, summarise
-from pipeline.store import MapReader, MapWriter, atomic_path, read_label_png, save_label_png
+from pipeline.core.errors import PipelineError
+from pipeline.core.labels import labels_from_maps
+from pipeline.eval.metrics import confusion_matrix, mean_average_precision, summarise
+from pipeline.io.files import atomic_path
+from pipeline.io.label_png import read_label_png, save_label_png
+from pipeline.io.maps import MapReader, MapWriter
 
 
 def test_hdf5_round_trip(tmp_path):

@@ -21,9 +21,9 @@ from PIL import Image
 from scipy.ndimage import distance_transform_cdt, gaussian_filter
 from tqdm import tqdm
 
-from pipeline.config import bounded
-from pipeline.errors import PipelineError
-from pipeline.store import atomic_path, save_label_png
+from pipeline.core.config import ascending_pair, bounded, choice, listed
+from pipeline.io.files import atomic_path
+from pipeline.io.label_png import save_label_png
 
 CLASSES = ["stripes", "checks", "dots", "cross", "boat"]
 
@@ -47,9 +47,9 @@ class BuiltinParams:
     num_val: int = bounded(200, 1)
     image_size: int = bounded(128, 32)
     max_objects: int = bounded(3, 1)
-    object_size: list[float] = (0.4, 0.75)  # object diameter as a share of the image side
+    object_size: list[float] = listed([0.4, 0.75], length=2, low=0.05, high=1.0, check=ascending_pair)  # diameter / side
     mark_share: float = bounded(0.3, 0.1, 0.6)  # mark side / object diameter (about 1/8 of the area)
-    cooccurrence_class: str = "boat"
+    cooccurrence_class: str = choice("boat", CLASSES)
     cooccurrence_rate: float = bounded(0.8, 0.0, 1.0)  # share of its images on water
     water_rate_others: float = bounded(0.05, 0.0, 1.0)  # share of other images with water
     noise_std: float = bounded(6.0, 0.0)
@@ -160,11 +160,6 @@ def generate_sample(rng: np.random.Generator, params: BuiltinParams) -> Sample:
 
 def generate_dataset(root: str | Path, params: BuiltinParams) -> None:
     """Write the whole dataset under `root` in VOC layout, atomically."""
-    if params.cooccurrence_class not in CLASSES:
-        raise PipelineError(
-            f"params.yaml: builtin.cooccurrence_class={params.cooccurrence_class!r} is not one of: "
-            + ", ".join(CLASSES)
-        )
     with atomic_path(root) as tmp:
         for folder in ("JPEGImages", "SegmentationClass", "SaliencyMaps", "ImageSets/Segmentation"):
             (tmp / folder).mkdir(parents=True)

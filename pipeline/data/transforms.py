@@ -5,6 +5,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pipeline.core.labels import scaled_size
+
 # torchvision's ImageNet statistics: the pretrained weights expect them.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -40,8 +42,7 @@ def random_scale_crop_flip(
     """
     low, high = scale_range
     scale = low + (high - low) * torch.rand(1, generator=generator).item()
-    height, width = image.shape[1:]
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    size = scaled_size(image.shape[1:], scale)
     flip = torch.rand(1, generator=generator).item() < 0.5
     image = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
     resized = {}

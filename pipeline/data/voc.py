@@ -16,15 +16,29 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from pipeline.config import DataParams
-from pipeline.errors import PipelineError
-from pipeline.store import IGNORE_INDEX, atomic_path, read_label_png
+from pipeline.core.errors import PipelineError
+from pipeline.core.labels import IGNORE_INDEX
+from pipeline.io.files import atomic_path
+from pipeline.io.label_png import read_label_png
 
 VOC_CLASSES = [
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
     "train", "tvmonitor",
 ]
+
+
+@dataclass
+class DataParams:
+    """The `data` section: where the VOC-layout dataset lives and how to read it."""
+
+    root: str = "data/builtin"
+    classes: list[str] | None = None  # None: <root>/classes.txt, else the 20 VOC classes
+    train_split: str = "train"
+    val_split: str = "val"
+    mask_dir: str = "auto"  # auto: SegmentationClassAug if present, else SegmentationClass
+    labels_file: str | None = None  # "<id> <class name> ..." lines; default: labels from masks
+    saliency_dir: str = "SaliencyMaps"
 
 
 @dataclass

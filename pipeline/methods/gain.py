@@ -6,9 +6,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import bounded
-from pipeline.maps.extract import max_normalise
-from pipeline.maps.gradients import grad_cam
+from pipeline.core.config import bounded
+from pipeline.cams.gradients import grad_cam, max_normalise
 from pipeline.methods.base import TrainingMethod
 
 

@@ -7,10 +7,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import bounded
+from pipeline.core.config import bounded
 from pipeline.data.voc import image_size
 from pipeline.methods.gain import GainMethod, GainParams
-from pipeline.store import IGNORE_INDEX, read_label_png
+from pipeline.core.labels import IGNORE_INDEX
+from pipeline.io.label_png import read_label_png
 
 
 @dataclass

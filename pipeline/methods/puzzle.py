@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import bounded
+from pipeline.core.config import bounded
 from pipeline.methods.base import TrainingMethod
 
 

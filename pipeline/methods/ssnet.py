@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import bounded
+from pipeline.core.config import bounded
 from pipeline.data.voc import read_saliency
 from pipeline.methods.base import TrainingMethod
 

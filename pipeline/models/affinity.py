@@ -2,15 +2,19 @@
 
 Built on the trained classifier's backbone: features from every stage are projected,
 brought to the stride of layer1 (4) and concatenated. The backbone is fine-tuned as in
-AffinityNet, or frozen as IRN does (`freeze_backbone`); frozen is cheaper but only works
-when the backbone already encodes object boundaries (ImageNet weights do).
+AffinityNet (the default), or frozen as IRN does (`freeze_backbone`); frozen is cheaper
+but only works when the backbone already encodes object boundaries (ImageNet weights do).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.core.errors import PipelineError
+from pipeline.io.checkpoints import load_checkpoint
 from pipeline.models.backbone import out_channels
 from pipeline.models.classifier import Classifier
 
@@ -22,7 +26,7 @@ def _projection(in_channels: int, width: int) -> nn.Sequential:
 
 
 class AffinityNet(nn.Module):
-    """Embeddings (B, dim, H/4, W/4) of a frozen classifier backbone's multi-level features."""
+    """Embeddings (B, dim, H/4, W/4) from a classifier backbone's multi-level features."""
 
     stride = 4
 
@@ -30,8 +34,14 @@ class AffinityNet(nn.Module):
         super().__init__()
         self.stem = classifier.stem
         self.stages = classifier.stages
+        if len(channels) != len(self.stages):
+            raise PipelineError(
+                f"params.yaml: train_affinity.channels has {len(channels)} widths; give one per backbone "
+                f"stage ({len(self.stages)})"
+            )
+        self.config = {"channels": list(channels), "dim": dim}
         self.freeze_backbone = freeze_backbone
-        for parameter in self.backbone_parameters():
+        for parameter in [*self.stem.parameters(), *self.stages.parameters()]:
             parameter.requires_grad_(not freeze_backbone)
         stage_channels = [out_channels(stage) for stage in self.stages]
         self.projections = nn.ModuleList(_projection(c, o) for c, o in zip(stage_channels, channels))
@@ -58,9 +68,14 @@ class AffinityNet(nn.Module):
         ]
         return self.embed(torch.cat(projected, dim=1))
 
-    def backbone_parameters(self) -> list[nn.Parameter]:
-        return [*self.stem.parameters(), *self.stages.parameters()]
+    def new_layers(self) -> list[nn.Module]:
+        """The layers AffinityNet adds to the backbone."""
+        return [self.projections, self.embed]
 
-    def new_parameters(self) -> list[nn.Parameter]:
-        return [*self.projections.parameters(), *self.embed.parameters()]
 
+def load_affinity(path: str | Path, classifier: Classifier, fingerprint: str) -> AffinityNet:
+    """The trained AffinityNet saved at `path`, on `classifier`'s backbone, for inference."""
+    checkpoint = load_checkpoint(path, fingerprint)
+    model = AffinityNet(classifier, **checkpoint["meta"]["model"], freeze_backbone=True)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model

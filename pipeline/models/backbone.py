@@ -4,8 +4,9 @@ from __future__ import annotations
 from torch import nn
 from torchvision import models
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
+OUTPUT_STRIDES = (8, 16, 32)
 ARCHITECTURES = {
     "resnet18": (models.resnet18, models.ResNet18_Weights),
     "resnet34": (models.resnet34, models.ResNet34_Weights),
@@ -37,10 +38,7 @@ def build_resnet(arch: str, pretrained: bool, output_stride: int = 16) -> models
     try:
         network = builder(weights=weights_enum.DEFAULT if pretrained else None)
     except (OSError, RuntimeError) as exc:  # URLError is an OSError
-        raise PipelineError(
-            f"cannot load pretrained {arch} weights ({exc}); put the file from "
-            f"{weights_enum.DEFAULT.url} into $TORCH_HOME/hub/checkpoints or set pretrained: false"
-        ) from exc
+        raise pretrained_weights_error(arch, weights_enum, exc) from exc
     if output_stride == 16:
         _dilate(network.layer4, 2)
     elif output_stride == 8:
@@ -49,6 +47,14 @@ def build_resnet(arch: str, pretrained: bool, output_stride: int = 16) -> models
     elif output_stride != 32:
         raise PipelineError(f"output stride {output_stride} is not supported; use 8, 16 or 32")
     return network
+
+
+def pretrained_weights_error(arch: str, weights_enum, exc: Exception) -> PipelineError:
+    """The one-line error for ImageNet weights that cannot be loaded (no network here, say)."""
+    return PipelineError(
+        f"cannot load pretrained {arch} weights ({exc}); put the file from {weights_enum.DEFAULT.url} "
+        "into $TORCH_HOME/hub/checkpoints or set pretrained: false"
+    )
 
 
 def stage_channels(network: models.ResNet) -> list[int]:

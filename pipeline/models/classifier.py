@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from pipeline.io.checkpoints import load_checkpoint
 from pipeline.models.backbone import build_resnet, stage_channels
 
 
@@ -26,7 +28,7 @@ class Classifier(nn.Module):
     def __init__(self, arch: str, num_classes: int, pretrained: bool = False, output_stride: int = 16):
         super().__init__()
         network = build_resnet(arch, pretrained, output_stride)
-        self.arch = arch
+        self.config = {"arch": arch, "num_classes": num_classes, "output_stride": output_stride}
         self.stem = nn.Sequential(network.conv1, network.bn1, network.relu, network.maxpool)
         self.stages = nn.Sequential(network.layer1, network.layer2, network.layer3, network.layer4)
         self.head = nn.Conv2d(stage_channels(network)[-1], num_classes, kernel_size=1, bias=False)
@@ -39,11 +41,10 @@ class Classifier(nn.Module):
         class_maps = self.head(features)
         return ClassifierOutput(class_maps.mean(dim=(2, 3)), features, class_maps)
 
-    def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-        """(backbone parameters, new-layer parameters): new layers get a larger lr."""
-        return list(self.stem.parameters()) + list(self.stages.parameters()), list(self.head.parameters())
 
-
-def build_classifier(meta: dict) -> Classifier:
-    """Rebuild a classifier from a checkpoint's metadata (weights loaded by the caller)."""
-    return Classifier(meta["arch"], meta["num_classes"], pretrained=False, output_stride=meta["output_stride"])
+def load_classifier(path: str | Path, fingerprint: str) -> Classifier:
+    """The trained classifier saved at `path` for the dataset `fingerprint`."""
+    checkpoint = load_checkpoint(path, fingerprint)
+    model = Classifier(**checkpoint["meta"]["model"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model

@@ -1,21 +1,17 @@
-"""Dense CRF (Kraehenbuehl and Koltun, 2011) through pydensecrf, over a pool of workers."""
+"""Dense CRF (Kraehenbuehl and Koltun, 2011) through pydensecrf, one image at a time."""
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_labels, unary_from_softmax
-from tqdm import tqdm
 
-from pipeline.config import bounded
+from pipeline.core.config import bounded
 
 
 @dataclass
-class CrfParams:
+class DenseCrfParams:
     """Kernel settings; the defaults are the common published ones (METHODS.md 6)."""
 
     iterations: int = bounded(10, 1)
@@ -26,7 +22,7 @@ class CrfParams:
     bilateral_compat: float = bounded(10.0, 0.0)
 
 
-def _model(image: np.ndarray, num_labels: int, params: CrfParams) -> dcrf.DenseCRF2D:
+def _model(image: np.ndarray, num_labels: int, params: DenseCrfParams) -> dcrf.DenseCRF2D:
     height, width = image.shape[:2]
     crf = dcrf.DenseCRF2D(width, height, num_labels)
     crf.addPairwiseGaussian(sxy=params.gaussian_sxy, compat=params.gaussian_compat)
@@ -37,7 +33,7 @@ def _model(image: np.ndarray, num_labels: int, params: CrfParams) -> dcrf.DenseC
     return crf
 
 
-def crf_probabilities(image: np.ndarray, probabilities: np.ndarray, params: CrfParams) -> np.ndarray:
+def crf_probabilities(image: np.ndarray, probabilities: np.ndarray, params: DenseCrfParams) -> np.ndarray:
     """Refine per-pixel label probabilities (n, H, W), summing to 1 over n; same shape out."""
     num_labels, height, width = probabilities.shape
     crf = _model(image, num_labels, params)
@@ -46,29 +42,10 @@ def crf_probabilities(image: np.ndarray, probabilities: np.ndarray, params: CrfP
     return np.asarray(crf.inference(params.iterations), dtype=np.float32).reshape(num_labels, height, width)
 
 
-def crf_labels(image: np.ndarray, labels: np.ndarray, num_labels: int, gt_prob: float, params: CrfParams) -> np.ndarray:
+def crf_labels(image: np.ndarray, labels: np.ndarray, num_labels: int, gt_prob: float, params: DenseCrfParams) -> np.ndarray:
     """Refine a hard label map (values 0..num_labels-1) trusted with probability `gt_prob`."""
     crf = _model(image, num_labels, params)
     unary = unary_from_labels(labels.astype(np.int64), num_labels, gt_prob=gt_prob, zero_unsure=False)
     crf.setUnaryEnergy(np.ascontiguousarray(unary))
     q = np.asarray(crf.inference(params.iterations)).reshape(num_labels, *labels.shape)
     return q.argmax(axis=0)
-
-
-def parallel_map(function: Callable[[Any], Any], items: Iterable[Any], workers: int, total: int, desc: str) -> Iterator[Any]:
-    """`map` over a pool of `workers` processes (in order), with a progress bar.
-
-    One worker runs in this process. `function` must be picklable (a module-level
-    function or a functools.partial of one).
-    """
-    bar = tqdm(total=total, desc=desc, unit="img")
-    if workers <= 1:
-        for item in items:
-            yield function(item)
-            bar.update()
-    else:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            for result in pool.imap(function, items, chunksize=4):
-                yield result
-                bar.update()
-    bar.close()

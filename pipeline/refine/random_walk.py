@@ -12,20 +12,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import numpy as np
 import scipy.sparse
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
-from pipeline.config import bounded
+from pipeline.core.config import bounded
+from pipeline.data.datasets import ImageDataset, same_size_batches
+from pipeline.data.voc import Manifest
+from pipeline.io.label_png import save_label_png
+from pipeline.io.maps import MapReader, MapWriter
+from pipeline.models.affinity import AffinityNet
 
 
 @dataclass
 class RandomWalkParams:
+    """The `random_walk` section."""
+
     beta: float = bounded(8.0, 0.0)  # affinity exponent
     exp_times: int = bounded(8, 0, 12)  # 2^exp_times walk steps
     radius: int = bounded(5, 1)  # neighbourhood radius at the feature stride
     bg_power: float = bounded(8.0, 0.0)  # background map = (1 - max_c CAM_c)^bg_power
+    batch_size: int = bounded(16, 1)  # images walked together
 
 
 def window_mask(radius: int) -> torch.Tensor:
@@ -93,3 +104,30 @@ def random_walk(maps: torch.Tensor, embeddings: torch.Tensor, params: RandomWalk
     """Walk maps (B, K, h, w) over embeddings (B, C, h, w) at the same stride."""
     matrix = transition(embeddings, params.radius, params.beta)
     return propagate(maps, matrix, params.radius, 2**params.exp_times)
+
+
+@torch.no_grad()
+def write_random_walk(model: AffinityNet, reader: MapReader, manifest: Manifest, split: str, params: RandomWalkParams,
+                      out_maps: Path, label_dir: Path, attrs: dict, device: torch.device) -> None:
+    """Walk every image's CAMs (with a background map) and store maps and labels."""
+    model.eval().to(device)
+    dataset = ImageDataset(manifest, split)
+    label_dir.mkdir(parents=True, exist_ok=True)
+    with MapWriter(out_maps, attrs) as writer, tqdm(total=len(dataset), desc="random walk", unit="img") as bar:
+        for batch in same_size_batches(dataset, params.batch_size):
+            ids = [dataset.ids[i] for i in batch["index"].tolist()]
+            embeddings = model(batch["image"].to(device)).float().cpu()
+            loaded = [reader.read(i) for i in ids]
+            height, width = batch["image"].shape[2:]
+            stacked = np.zeros((len(ids), 1 + max(len(c) for _, c in loaded), height, width), dtype=np.float32)
+            for row, (maps, classes) in enumerate(loaded):
+                stacked[row, : len(classes) + 1] = with_background(maps, params.bg_power)
+            small = F.interpolate(torch.from_numpy(stacked), size=embeddings.shape[2:], mode="area")
+            walked = random_walk(small, embeddings, params)
+            walked = F.interpolate(walked, size=(height, width), mode="bilinear", align_corners=False).numpy()
+            for row, (image_id, (_, classes)) in enumerate(zip(ids, loaded)):
+                refined = walked[row, : len(classes) + 1]
+                lookup = np.concatenate([[0], classes]).astype(np.uint8)
+                writer.write(image_id, refined, lookup)
+                save_label_png(label_dir / f"{image_id}.png", lookup[refined.argmax(axis=0)])
+            bar.update(len(ids))

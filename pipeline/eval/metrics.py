@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.store import IGNORE_INDEX
+from pipeline.core.labels import IGNORE_INDEX
 
 
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_labels: int) -> np.ndarray:
@@ -46,18 +46,6 @@ def summarise(confusion: np.ndarray, names: list[str]) -> dict:
             for i, name in enumerate(names) if occurs[i]
         },
     }
-
-
-def argmax_with_background(maps: np.ndarray, bg_score: float) -> np.ndarray:
-    """Index into [background, *maps] of the best score, with a constant background score."""
-    scores = np.concatenate([np.full((1, *maps.shape[1:]), bg_score, dtype=maps.dtype), maps])
-    return scores.argmax(axis=0)
-
-
-def labels_from_maps(maps: np.ndarray, classes: np.ndarray, bg_threshold: float) -> np.ndarray:
-    """Label map from foreground maps: a constant background channel, then argmax."""
-    lookup = np.concatenate([[0], classes]).astype(np.uint8)
-    return lookup[argmax_with_background(maps, bg_threshold)]
 
 
 def average_precision(scores: np.ndarray, targets: np.ndarray) -> float:

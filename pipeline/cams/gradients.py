@@ -1,4 +1,5 @@
-"""Gradient-weighted class maps on the last feature map: Grad-CAM, Grad-CAM++, LayerCAM.
+"""Gradient-weighted class maps on the last feature map (Grad-CAM, Grad-CAM++, LayerCAM)
+and the max normalisation every map goes through.
 
 Each takes image-level scores (B, K) and the features (B, C, h, w) they were computed
 from, and returns non-negative maps (B, len(classes), h, w). `create_graph=True` keeps
@@ -8,6 +9,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+
+def max_normalise(maps: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Divide every map (..., H, W) by its own maximum."""
+    return maps / (maps.flatten(-2).max(dim=-1).values[..., None, None] + eps)
 
 
 def _gradients(scores: torch.Tensor, features: torch.Tensor, c: int, create_graph: bool) -> torch.Tensor:

@@ -5,7 +5,8 @@ import html
 
 import numpy as np
 
-from pipeline.store import voc_palette
+from pipeline.core.labels import label_names
+from pipeline.io.label_png import voc_palette
 
 STAGE_TITLES = {"cam": "CAM", "rw": "Random walk", "crf": "Dense CRF", "seg": "DeepLab (val)"}
 HEADLINE = ("miou", "precision", "recall", "fp_share", "fn_share", "fg_recall")
@@ -37,7 +38,7 @@ def render_html(metrics: dict[str, dict], classes: list[str], grid_file: str, no
     """The report page; `metrics` maps a stage key (cam, rw, crf, seg) to its summary."""
     stages = [s for s in STAGE_TITLES if s in metrics]
     stage_rows = [[STAGE_TITLES[s]] + [f"{metrics[s][k]:.3f}" for k in HEADLINE] for s in stages]
-    names = ["background", *classes]
+    names = label_names(classes)
     class_rows = [[html.escape(n)] + [
         f"{metrics[s]['per_class'][n]['iou']:.3f}" if n in metrics[s]["per_class"] else "–" for s in stages
     ] for n in names]

@@ -1,24 +1,35 @@
 """params.yaml sections -> validated dataclasses.
 
-Every stage reads its own section (plus the shared `seed` and `data`). Unknown keys,
-wrong types and values outside their allowed set stop with one error naming the
-parameter, so a typo in `dvc exp run -S` never silently runs a default.
+Each section of params.yaml has one dataclass whose defaults are the shipped values
+(tests/test_params.py proves params.yaml and the defaults agree), so a key left out of
+params.yaml runs exactly the shipped default. Unknown sections or keys, wrong types,
+lists of the wrong shape and values outside their allowed set stop with one error
+naming the parameter, so a typo in `dvc exp run -S` never silently runs a default.
 """
 from __future__ import annotations
 
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+
+# The top-level keys of params.yaml: the shared ones, then one section per stage.
+SECTIONS = (
+    "seed", "runtime", "builtin", "data", "train_classifier", "extract_cams", "eval_cams", "affinity_labels",
+    "train_affinity", "random_walk", "crf", "train_segmentation", "evaluate", "report",
+)
+
+Check = Callable[[Any], "str | None"]  # returns what is wrong with a value, or None
 
 
-def choice(default: Any, options: typing.Iterable[str]) -> Any:
+def choice(default: Any, options: Iterable[Any]) -> Any:
     """A dataclass field restricted to `options` (checked when the section is parsed)."""
     return field(default=default, metadata={"choices": tuple(options)})
 
@@ -26,6 +37,23 @@ def choice(default: Any, options: typing.Iterable[str]) -> Any:
 def bounded(default: Any, low: float | None = None, high: float | None = None) -> Any:
     """A numeric dataclass field restricted to [low, high]."""
     return field(default=default, metadata={"low": low, "high": high})
+
+
+def listed(default: list, length: int | None = None, min_length: int = 0, low: float | None = None,
+           high: float | None = None, check: Check | None = None) -> Any:
+    """A list field: an exact `length` or at least `min_length` items, each in [low, high]."""
+    return field(default_factory=lambda: list(default), metadata={
+        "length": length, "min_length": min_length, "low": low, "high": high, "check": check})
+
+
+def checked(default: Any, check: Check) -> Any:
+    """A field whose value `check` must accept (for rules a type and bounds cannot say)."""
+    return field(default=default, metadata={"check": check})
+
+
+def ascending_pair(value: list[float]) -> str | None:
+    """A (low, high) range must not be reversed."""
+    return "must be [low, high] with low <= high" if value[0] > value[1] else None
 
 
 def _check_type(name: str, value: Any, hint: Any) -> Any:
@@ -69,6 +97,35 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
+def _check_bounds(name: str, value: Any, meta: typing.Mapping) -> None:
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and value < low:
+        raise PipelineError(f"params.yaml: {name}={value!r} must be at least {low}")
+    if high is not None and value > high:
+        raise PipelineError(f"params.yaml: {name}={value!r} must be at most {high}")
+
+
+def _check_value(name: str, value: Any, meta: typing.Mapping) -> None:
+    """The field's metadata rules: choices, bounds, list shape, custom check."""
+    if value is None:
+        return
+    if "choices" in meta and value not in meta["choices"]:
+        raise PipelineError(f"params.yaml: {name}={value!r} is not one of: {', '.join(map(str, meta['choices']))}")
+    if isinstance(value, list):
+        length, min_length = meta.get("length"), meta.get("min_length", 0)
+        if length is not None and len(value) != length:
+            raise PipelineError(f"params.yaml: {name}={value!r} must have exactly {length} values")
+        if len(value) < min_length:
+            raise PipelineError(f"params.yaml: {name}={value!r} must have at least {min_length} value(s)")
+        for index, item in enumerate(value):
+            _check_bounds(f"{name}[{index}]", item, meta)
+    else:
+        _check_bounds(name, value, meta)
+    problem = meta["check"](value) if meta.get("check") else None
+    if problem:
+        raise PipelineError(f"params.yaml: {name}={value!r} {problem}")
+
+
 def parse_section(cls: type, raw: Any, name: str) -> Any:
     """Build dataclass `cls` from the mapping `raw`, naming `name.key` in every error."""
     raw = {} if raw is None else raw
@@ -86,35 +143,13 @@ def parse_section(cls: type, raw: Any, name: str) -> Any:
     for key, value in raw.items():
         full = f"{name}.{key}"
         value = _check_type(full, value, hints[key])
-        meta = known[key].metadata
-        if "choices" in meta and value not in meta["choices"]:
-            raise PipelineError(
-                f"params.yaml: {full}={value!r} is not one of: {', '.join(meta['choices'])}"
-            )
-        low, high = meta.get("low"), meta.get("high")
-        if value is not None and low is not None and value < low:
-            raise PipelineError(f"params.yaml: {full}={value!r} must be at least {low}")
-        if value is not None and high is not None and value > high:
-            raise PipelineError(f"params.yaml: {full}={value!r} must be at most {high}")
+        _check_value(full, value, known[key].metadata)
         values[key] = value
     return cls(**values)
 
 
-@dataclass
-class DataParams:
-    """Where the VOC-layout dataset lives and how to read it."""
-
-    root: str = "data/builtin"
-    classes: list[str] | None = None  # None: <root>/classes.txt, else the 20 VOC classes
-    train_split: str = "train"
-    val_split: str = "val"
-    mask_dir: str = "auto"  # auto: SegmentationClassAug if present, else SegmentationClass
-    labels_file: str | None = None  # "<id> <class name> ..." lines; default: labels from masks
-    saliency_dir: str = "SaliencyMaps"
-
-
 def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read params.yaml; a missing or malformed file is a one-line error."""
+    """Read params.yaml; a missing or malformed file or an unknown section is a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: parameter file not found; run from the repository root")
@@ -124,6 +159,9 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         raise PipelineError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     if not isinstance(params, dict):
         raise PipelineError(f"{path}: must be a mapping of sections")
+    unknown = sorted(set(params) - set(SECTIONS))
+    if unknown:
+        raise PipelineError(f"{path}: {unknown[0]} is not a known section (known: {', '.join(SECTIONS)})")
     return params
 
 

@@ -1,48 +1,14 @@
-"""Affinity labels, pairs and loss (Ahn and Kwak, CVPR 2018), kept local and sparse.
+"""Affinity pairs and their loss (Ahn and Kwak, CVPR 2018), kept local and sparse.
 
 Pairs link every position to its neighbours within `radius` at the feature stride,
 stored as (offsets, h, w) tensors: memory grows with the pixel count, never its square.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import bounded
-from pipeline.metrics import argmax_with_background
-from pipeline.refine.crf import CrfParams, crf_labels
-from pipeline.store import IGNORE_INDEX
-
-
-@dataclass
-class AffinityLabelParams:
-    """Confident regions: CAM above `fg_threshold` is foreground, below `bg_threshold`
-    background (each after a dense CRF), the rest ignored (IRN's recipe)."""
-
-    fg_threshold: float = bounded(0.30, 0.0, 1.0)
-    bg_threshold: float = bounded(0.05, 0.0, 1.0)
-    gt_prob: float = bounded(0.7, 0.0, 1.0)
-    crf: CrfParams = field(default_factory=lambda: CrfParams(
-        iterations=10, gaussian_sxy=3.0, gaussian_compat=3.0, bilateral_sxy=50.0, bilateral_srgb=5.0,
-        bilateral_compat=10.0))
-
-
-def confident_labels(image: np.ndarray, maps: np.ndarray, classes: np.ndarray, params: AffinityLabelParams) -> np.ndarray:
-    """Label map (H, W): confident classes, confident background 0, the rest 255."""
-    lookup = np.concatenate([[0], classes]).astype(np.uint8)
-
-    def refined(threshold: float) -> np.ndarray:
-        hard = argmax_with_background(maps, threshold)
-        return lookup[crf_labels(image, hard, len(lookup), params.gt_prob, params.crf)]
-
-    foreground, background = refined(params.fg_threshold), refined(params.bg_threshold)
-    labels = foreground.copy()
-    labels[foreground == 0] = IGNORE_INDEX
-    labels[(foreground == 0) & (background == 0)] = 0
-    return labels
+from pipeline.core.labels import IGNORE_INDEX
 
 
 def half_offsets(radius: int) -> list[tuple[int, int]]:

@@ -1,8 +1,9 @@
-"""The registry of post-hoc class-map methods used by `extract_cams`.
+"""The registry of post-hoc class-map methods (`extract_cams.method`).
 
 A map method takes the classifier, a batch of images and the class indices (0-based,
 foreground) to map, and returns non-negative maps (B, len(classes), h, w) at the
-feature resolution. Adding one is a function and one line in `MAP_METHODS`.
+feature resolution. Adding one is a function (here or in its own module) and one line
+in `MAP_METHODS`.
 """
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from pipeline.errors import PipelineError
-from pipeline.maps.gradients import grad_cam, grad_cam_plus_plus, layer_cam
+from pipeline.cams.gradients import grad_cam, grad_cam_plus_plus, layer_cam
 from pipeline.models.classifier import Classifier
 
 MapMethod = Callable[[Classifier, torch.Tensor, list[int]], torch.Tensor]
@@ -45,8 +45,3 @@ MAP_METHODS: dict[str, MapMethod] = {
     "layercam": _gradient_method(layer_cam),
 }
 
-
-def get_map_method(name: str) -> MapMethod:
-    if name not in MAP_METHODS:
-        raise PipelineError(f"params.yaml: extract_cams.method: unknown method {name!r}; known: {', '.join(MAP_METHODS)}")
-    return MAP_METHODS[name]

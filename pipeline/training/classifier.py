@@ -6,25 +6,28 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import bounded, choice
+from pipeline.core.config import ascending_pair, bounded, checked, choice, listed
 from pipeline.data.datasets import ImageDataset, same_size_batches
 from pipeline.data.voc import Manifest
-from pipeline.methods import build_methods
-from pipeline.metrics import mean_average_precision
-from pipeline.models.backbone import ARCHITECTURES
+from pipeline.eval.metrics import mean_average_precision
+from pipeline.methods import MethodsParams, build_methods, method_spec_problem
+from pipeline.models.backbone import ARCHITECTURES, OUTPUT_STRIDES
 from pipeline.models.classifier import Classifier
-from pipeline.training import OptimParams, RuntimeParams, autocast, fit, make_loader, make_optimizer, seed_everything
+from pipeline.training.loop import OptimParams, fit, make_loader, make_optimizer
+from pipeline.training.runtime import RuntimeParams, autocast, seed_everything
 
 
 @dataclass
-class ClassifierParams:
+class TrainClassifierParams:
+    """The `train_classifier` section."""
+
     arch: str = choice("resnet18", ARCHITECTURES)
-    pretrained: bool = False
-    output_stride: int = bounded(16, 8, 32)
-    method: str = "cam"  # a key of pipeline.methods.METHODS, or several joined by '+'
-    methods: dict = field(default_factory=dict)  # per-method parameters, by method name
-    crop_size: int = bounded(128, 16)
-    scale_range: list[float] = (0.75, 1.25)
+    pretrained: bool = False  # ImageNet weights through torchvision's weights API
+    output_stride: int = choice(16, OUTPUT_STRIDES)
+    method: str = checked("cam", method_spec_problem)  # a key of pipeline.methods.METHODS, or several joined by '+'
+    methods: MethodsParams = field(default_factory=MethodsParams)
+    crop_size: int = bounded(96, 16)
+    scale_range: list[float] = listed([0.7, 1.0], length=2, low=0.1, high=4.0, check=ascending_pair)
     optim: OptimParams = field(default_factory=OptimParams)
 
 
@@ -39,9 +42,9 @@ def predict_scores(model: Classifier, dataset: ImageDataset, batch_size: int, de
     return torch.cat(scores), torch.cat(labels)
 
 
-def train_classifier(manifest: Manifest, train_split: str, val_split: str, params: ClassifierParams,
-                     seed: int, runtime: RuntimeParams, device: torch.device) -> tuple[Classifier, list[dict], dict]:
-    """Train; returns the model, per-epoch history (loss terms, val mAP) and checkpoint metadata."""
+def train_classifier(manifest: Manifest, train_split: str, val_split: str, params: TrainClassifierParams,
+                     seed: int, runtime: RuntimeParams, device: torch.device) -> tuple[Classifier, list[dict]]:
+    """Train; returns the model and its per-epoch history (loss terms, val mAP)."""
     seed_everything(seed)
     methods = build_methods(params.method, params.methods, manifest, train_split, seed)
     targets = {name: target for method in methods for name, target in method.pixel_targets().items()}
@@ -49,8 +52,7 @@ def train_classifier(manifest: Manifest, train_split: str, val_split: str, param
     val_set = ImageDataset(manifest, val_split)
     loader = make_loader(train_set, params.optim.batch_size, runtime, seed)
     model = Classifier(params.arch, manifest.num_classes, params.pretrained, params.output_stride).to(device)
-    backbone, head = model.parameter_groups()
-    optimizer = make_optimizer([(backbone, 1.0), (head, params.optim.head_lr_mult)], params.optim)
+    optimizer = make_optimizer(model, [model.head], params.optim)
 
     def step(batch, progress):
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -66,6 +68,4 @@ def train_classifier(manifest: Manifest, train_split: str, val_split: str, param
         return {"val_map": mean_average_precision(scores, labels)}
 
     history = fit(model, loader, optimizer, params.optim, step, validate, desc="classifier")
-    meta = {"arch": params.arch, "num_classes": manifest.num_classes, "output_stride": params.output_stride,
-            "method": params.method, "fingerprint": manifest.fingerprint, "classes": manifest.classes}
-    return model.cpu(), history, meta
+    return model.cpu(), history

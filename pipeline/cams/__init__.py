@@ -1,0 +1,1 @@
+"""Class activation maps: the registry of post-hoc map methods and multi-scale extraction."""

@@ -1,0 +1,1 @@
+"""What every stage shares and nothing heavy: parameters, the error type, label conventions."""

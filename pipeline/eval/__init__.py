@@ -1,0 +1,1 @@
+"""Scoring label maps against ground truth, DeepLab inference for scoring, and the report."""

@@ -1,0 +1,34 @@
+"""DeepLab's predictions as they are scored (and shown in the report)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torchvision.models.segmentation.deeplabv3 import DeepLabV3
+
+from pipeline.core.config import listed
+from pipeline.data.transforms import denormalise
+from pipeline.models.multiscale import multiscale_sum
+from pipeline.refine.crf import DenseCrfParams, crf_probabilities
+
+
+@dataclass
+class EvaluateParams:
+    """The `evaluate` section: test-time scales, flip and an optional dense CRF (null: none)."""
+
+    scales: list[float] = listed([1.0], min_length=1, low=0.1, high=4.0)
+    flip: bool = False
+    crf: DenseCrfParams | None = None
+
+
+@torch.no_grad()
+def predict(model: DeepLabV3, image: torch.Tensor, params: EvaluateParams) -> np.ndarray:
+    """Label map of one normalised image (3, H, W), multi-scale / flip / CRF as configured."""
+    model.eval()
+    total = multiscale_sum(lambda batch: torch.softmax(model(batch)["out"], dim=1), image[None], params.scales,
+                           params.flip)[0]
+    probabilities = (total / total.sum(dim=0, keepdim=True)).numpy()
+    if params.crf is not None:
+        probabilities = crf_probabilities(denormalise(image), probabilities, params.crf)
+    return probabilities.argmax(axis=0).astype(np.uint8)

@@ -1,0 +1,60 @@
+"""Atomic writes, and the JSON and CSV files the stages exchange.
+
+Everything is written under a temporary name next to its target and renamed into place
+when complete, so an interrupted stage never leaves a half-written file behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it onto `target` on success only.
+
+    Works for files and directories. On any exception the temporary is removed and the
+    previous `target` (if any) is left untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    _remove(target)
+    os.replace(tmp, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def write_json(path: str | Path, data: object) -> None:
+    """Write JSON atomically, pretty-printed so diffs of metrics stay readable."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """Write a list of flat dicts as CSV (the format `dvc plots` reads)."""
+    if not rows:
+        raise ValueError("write_csv needs at least one row")
+    header = list(rows[0])
+    lines = [",".join(header)] + [",".join(_fmt(row[k]) for k in header) for row in rows]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,89 @@
+"""The HDF5 store of per-image class maps (CAMs, random-walk maps)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from pipeline.core.errors import PipelineError
+from pipeline.io.files import atomic_path
+
+
+class MapWriter:
+    """Writes per-image class maps into one HDF5 file (float16, chunked, compressed).
+
+    Layout: one group per image id holding `maps` (n, H, W), `classes` (n label indices,
+    0 = background) and the attribute `size` (H, W); file attributes describe how the maps
+    were made (method, scales, the dataset fingerprint). Use as a context manager: the
+    file appears under its final name only when the block completes.
+    """
+
+    def __init__(self, path: str | Path, attrs: dict):
+        self.path = Path(path)
+        self.attrs = attrs
+        self._ctx = atomic_path(self.path)
+
+    def __enter__(self) -> "MapWriter":
+        self._tmp = self._ctx.__enter__()
+        self._file = h5py.File(self._tmp, "w")
+        for key, value in self.attrs.items():
+            self._file.attrs[key] = json.dumps(value)
+        return self
+
+    def write(self, image_id: str, maps: np.ndarray, classes: np.ndarray) -> None:
+        """Store `maps` (n, H, W) for label indices `classes` (n,) under `image_id`."""
+        group = self._file.create_group(image_id)
+        chunks = (1, *maps.shape[1:]) if maps.shape[0] else None
+        group.create_dataset(
+            "maps", data=maps.astype(np.float16), chunks=chunks, compression="gzip",
+            compression_opts=4, shuffle=True,
+        )
+        group.create_dataset("classes", data=np.asarray(classes, dtype=np.int16))
+        group.attrs["size"] = maps.shape[1:]
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._file.close()
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+class MapReader:
+    """Reads a file written by MapWriter; checks it belongs to the expected dataset."""
+
+    def __init__(self, path: str | Path, fingerprint: str | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise PipelineError(f"{self.path}: map file not found; run the stage that writes it")
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise PipelineError(f"{self.path}: not a readable HDF5 file ({exc})") from exc
+        self.attrs = {k: json.loads(v) for k, v in self._file.attrs.items()}
+        found = self.attrs.get("fingerprint")
+        if fingerprint is not None and found != fingerprint:
+            raise PipelineError(
+                f"{self.path}: maps were made for another dataset (fingerprint {found}, "
+                f"expected {fingerprint}); rerun the stage that writes it (dvc repro)"
+            )
+
+    def ids(self) -> list[str]:
+        return sorted(self._file.keys())
+
+    def read(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return (maps as float32 (n, H, W), label indices (n,)) of one image."""
+        if image_id not in self._file:
+            raise PipelineError(
+                f"{self.path}: no maps for image {image_id}; rerun the stage that writes it"
+            )
+        group = self._file[image_id]
+        return group["maps"][()].astype(np.float32), group["classes"][()].astype(np.int64)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "MapReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

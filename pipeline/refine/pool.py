@@ -1,0 +1,32 @@
+"""An ordered `map` over worker processes, for the per-image CRF work.
+
+This module and the modules holding worker functions import no torch: every worker
+process starts with `spawn` and imports the worker's module, and torch alone takes
+seconds to import.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from tqdm import tqdm
+
+
+def parallel_map(function: Callable[[Any], Any], items: Iterable[Any], workers: int, total: int, desc: str) -> Iterator[Any]:
+    """`map` over a pool of `workers` processes (in order), with a progress bar.
+
+    One worker runs in this process. `function` must be picklable (a module-level
+    function or a functools.partial of one).
+    """
+    bar = tqdm(total=total, desc=desc, unit="img")
+    if workers <= 1:
+        for item in items:
+            yield function(item)
+            bar.update()
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for result in pool.imap(function, items, chunksize=4):
+                yield result
+                bar.update()
+    bar.close()

@@ -1,0 +1,1 @@
+"""Training: the shared loop and runtime, and one module per trained network."""

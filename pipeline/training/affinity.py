@@ -1,0 +1,53 @@
+"""Training AffinityNet on the confident affinity labels."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from pipeline.core.config import ascending_pair, bounded, listed
+from pipeline.core.labels import IGNORE_INDEX
+from pipeline.data.datasets import ImageDataset
+from pipeline.data.voc import Manifest
+from pipeline.io.label_png import read_label_png
+from pipeline.models.affinity import AffinityNet
+from pipeline.models.classifier import Classifier
+from pipeline.refine.affinity_pairs import affinity_loss, half_offsets, pair_affinities
+from pipeline.training.loop import OptimParams, fit, make_loader, make_optimizer
+from pipeline.training.runtime import RuntimeParams, autocast, seed_everything
+
+
+@dataclass
+class TrainAffinityParams:
+    """The `train_affinity` section."""
+
+    radius: int = bounded(5, 1)  # pair radius at the embedding stride (4)
+    channels: list[int] = listed([32, 64, 128, 128], length=4, low=1)  # projection widths of layer1..layer4
+    dim: int = bounded(64, 1)  # embedding size
+    freeze_backbone: bool = False  # True: train only the new layers (IRN); False: fine-tune all (AffinityNet)
+    crop_size: int = bounded(128, 16)
+    scale_range: list[float] = listed([0.75, 1.25], length=2, low=0.1, high=4.0, check=ascending_pair)
+    optim: OptimParams = field(default_factory=lambda: OptimParams(epochs=3))
+
+
+def train_affinity(classifier: Classifier, manifest: Manifest, split: str, label_dir: Path, params: TrainAffinityParams,
+                   seed: int, runtime: RuntimeParams, device: torch.device) -> tuple[AffinityNet, list[dict]]:
+    """Train AffinityNet on the classifier's backbone with the confident labels in `label_dir`."""
+    seed_everything(seed)
+    offsets = half_offsets(params.radius)
+    target = {"affinity": (lambda image_id: read_label_png(label_dir / f"{image_id}.png"), float(IGNORE_INDEX))}
+    dataset = ImageDataset(manifest, split, target, params.crop_size, params.scale_range, seed)
+    loader = make_loader(dataset, params.optim.batch_size, runtime, seed)
+    model = AffinityNet(classifier, list(params.channels), params.dim, params.freeze_backbone).to(device)
+    optimizer = make_optimizer(model, model.new_layers(), params.optim)
+
+    def step(batch, progress):
+        with autocast(device, runtime):
+            embeddings = model(batch["image"].to(device)).float()
+        labels = F.interpolate(batch["affinity"][:, None].float(), size=embeddings.shape[2:], mode="nearest")
+        return affinity_loss(pair_affinities(embeddings, offsets), labels[:, 0].long().to(device), offsets)
+
+    history = fit(model, loader, optimizer, params.optim, step, desc="affinity")
+    return model.cpu(), history

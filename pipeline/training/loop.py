@@ -1,0 +1,101 @@
+"""The one training loop: poly-decayed SGD or AdamW, per-epoch callbacks, a NaN stop."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from pipeline.core.config import bounded, choice
+from pipeline.core.errors import PipelineError
+from pipeline.training.runtime import RuntimeParams
+
+
+@dataclass
+class OptimParams:
+    """Optimizer and schedule of one training stage; new layers train at `head_lr_mult`
+    times the backbone lr. Defaults: the classifier's shipped values."""
+
+    optimizer: str = choice("adamw", ("sgd", "adamw"))
+    epochs: int = bounded(8, 1)
+    batch_size: int = bounded(16, 1)
+    lr: float = bounded(0.001, 0.0)
+    head_lr_mult: float = bounded(1.0, 0.0)
+    momentum: float = bounded(0.9, 0.0, 1.0)
+    weight_decay: float = bounded(1e-4, 0.0)
+    poly_power: float = bounded(0.9, 0.0)
+
+
+def poly_lr_scale(step: int, total_steps: int, power: float) -> float:
+    """The poly schedule: the share of the base lr at `step` of `total_steps`, (1 - step/total)^power."""
+    return (1 - step / max(total_steps, 1)) ** power
+
+
+def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, runtime: RuntimeParams,
+                seed: int) -> torch.utils.data.DataLoader:
+    """A shuffled training loader whose order repeats for the same seed."""
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) > batch_size,
+        num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def make_optimizer(model: nn.Module, new_layers: list[nn.Module], params: OptimParams) -> torch.optim.Optimizer:
+    """The configured optimizer: `new_layers` at `head_lr_mult` times the lr, every other
+    trainable parameter of `model` (the backbone) at the lr."""
+    new_ids = {id(p) for layer in new_layers for p in layer.parameters()}
+    backbone = [p for p in model.parameters() if id(p) not in new_ids and p.requires_grad]
+    new = [p for p in model.parameters() if id(p) in new_ids]
+    groups = [(backbone, 1.0), (new, params.head_lr_mult)]
+    param_groups = [{"params": p, "lr": params.lr * mult, "lr_mult": mult} for p, mult in groups if p]
+    if params.optimizer == "adamw":
+        return torch.optim.AdamW(param_groups, lr=params.lr, weight_decay=params.weight_decay)
+    return torch.optim.SGD(param_groups, lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay)
+
+
+def fit(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    optimizer: torch.optim.Optimizer,
+    params: OptimParams,
+    step: Callable[[dict[str, torch.Tensor], float], dict[str, torch.Tensor]],
+    on_epoch_end: Callable[[int], dict[str, float]] | None = None,
+    desc: str = "train",
+) -> list[dict[str, float]]:
+    """Train for `params.epochs`; `step(batch, progress)` returns named loss terms.
+
+    The loss is their sum. Returns one history row per epoch: the mean of every term,
+    the total, and whatever `on_epoch_end(epoch)` adds (validation figures). A loss that
+    is not finite stops training with a one-line error.
+    """
+    total_steps = params.epochs * len(loader)
+    history, step_index = [], 0
+    for epoch in range(params.epochs):
+        model.train()
+        if hasattr(loader.dataset, "epoch"):
+            loader.dataset.epoch = epoch
+        sums: dict[str, float] = {}
+        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{params.epochs}", unit="batch")
+        for batch in bar:
+            lr_scale = poly_lr_scale(step_index, total_steps, params.poly_power)
+            for group in optimizer.param_groups:
+                group["lr"] = params.lr * group["lr_mult"] * lr_scale
+            terms = step(batch, step_index / max(total_steps, 1))
+            loss = sum(terms.values())
+            if not torch.isfinite(loss):
+                raise PipelineError(f"{desc}: loss became {loss.item()} at epoch {epoch + 1}; lower the lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step_index += 1
+            for name, value in {**terms, "loss": loss}.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        row = {"epoch": epoch + 1, **{k: v / len(loader) for k, v in sums.items()}}
+        if on_epoch_end is not None:
+            row.update(on_epoch_end(epoch))
+        history.append(row)
+        tqdm.write(f"{desc} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+    return history
