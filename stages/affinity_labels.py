@@ -1,22 +1,17 @@
 """Stage affinity_labels: confident foreground / background / ignore labels from the CAMs."""
 import click
 
-from pipeline.data.voc import DataParams
 from pipeline.io.files import atomic_path
 from pipeline.io.maps import MapReader
 from pipeline.refine.affinity_labels import AffinityLabelsParams, write_affinity_labels
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from stages.common import logged_read, logged_write, stage_command, stage_inputs
 
 
-@click.command()
-@click.option("--manifest", "manifest_path", required=True)
+@stage_command()
 @click.option("--cams", required=True, help="HDF5 maps from extract_cams.")
 @click.option("--labels", "label_dir", required=True, help="Folder for the confident labels (PNGs).")
-@stage
 def main(manifest_path: str, cams: str, label_dir: str) -> None:
-    params = read_section("affinity_labels", AffinityLabelsParams)
-    data = read_section("data", DataParams)
-    manifest = load_manifest(manifest_path)
+    params, data, manifest = stage_inputs("affinity_labels", AffinityLabelsParams, manifest_path)
     with MapReader(logged_read(cams), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:
         write_affinity_labels(reader, manifest, data.train_split, params, tmp)
     logged_write(label_dir)

@@ -9,12 +9,16 @@ import functools
 import logging
 import sys
 from pathlib import Path
+from typing import Any
+
+import click
 
 from pipeline.core.config import load_params, section, seed_of
 from pipeline.core.errors import PipelineError
-from pipeline.data.voc import Manifest
+from pipeline.data.voc import DataParams, Manifest
 
 log = logging.getLogger("stage")
+
 
 
 def stage(function):
@@ -30,6 +34,21 @@ def stage(function):
             sys.exit(1)
 
     return wrapper
+
+
+def stage_command(manifest: bool = True, metrics: bool = False):
+    """A stage's click command: `--manifest` (the dataset manifest from prepare) and
+    `--metrics` (the JSON it writes) when asked for, and `stage`'s one-line errors."""
+
+    def decorate(function):
+        command = stage(function)
+        if metrics:
+            command = click.option("--metrics", "metrics_path", required=True, help="Metrics JSON to write.")(command)
+        if manifest:
+            command = click.option("--manifest", "manifest_path", required=True, help="Manifest from prepare.")(command)
+        return click.command()(command)
+
+    return decorate
 
 
 def read_section(name: str, cls: type, path: str = "params.yaml"):
@@ -54,3 +73,8 @@ def logged_write(path: str | Path, summary: str = "") -> Path:
 
 def load_manifest(path: str | Path) -> Manifest:
     return Manifest.load(logged_read(path))
+
+
+def stage_inputs(name: str, cls: type, manifest_path: str | Path) -> tuple[Any, DataParams, Manifest]:
+    """What most stages start from: their params section, the `data` section, the manifest."""
+    return read_section(name, cls), read_section("data", DataParams), load_manifest(manifest_path)

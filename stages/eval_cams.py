@@ -1,23 +1,17 @@
 """Stage eval_cams: score the CAMs on the train split, with the oracle threshold sweep."""
 import click
 
-from pipeline.data.voc import DataParams
 from pipeline.eval.cam_scores import EvalCamsParams, score_cams
 from pipeline.io.files import write_csv, write_json
 from pipeline.io.maps import MapReader
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from stages.common import logged_read, logged_write, stage_command, stage_inputs
 
 
-@click.command()
-@click.option("--manifest", "manifest_path", required=True)
+@stage_command(metrics=True)
 @click.option("--cams", required=True, help="HDF5 maps from extract_cams.")
-@click.option("--metrics", "metrics_path", required=True)
 @click.option("--sweep", "sweep_path", required=True, help="Threshold curve (CSV, for dvc plots).")
-@stage
 def main(manifest_path: str, cams: str, metrics_path: str, sweep_path: str) -> None:
-    params = read_section("eval_cams", EvalCamsParams)
-    data = read_section("data", DataParams)
-    manifest = load_manifest(manifest_path)
+    params, data, manifest = stage_inputs("eval_cams", EvalCamsParams, manifest_path)
     with MapReader(logged_read(cams), manifest.fingerprint) as reader:
         summary, curve = score_cams(reader, manifest, data.train_split, params)
     write_csv(sweep_path, curve)

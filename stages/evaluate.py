@@ -4,25 +4,19 @@ from tqdm import tqdm
 
 from pipeline.core.labels import label_names
 from pipeline.data.datasets import ImageDataset
-from pipeline.data.voc import DataParams
 from pipeline.eval.label_scores import score_labels
 from pipeline.eval.segmentation import EvaluateParams, predict
 from pipeline.io.files import write_json
 from pipeline.io.label_png import read_label_png
 from pipeline.models.deeplab import load_deeplab
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from stages.common import logged_read, logged_write, stage_command, stage_inputs
 
 
-@click.command()
-@click.option("--manifest", "manifest_path", required=True)
+@stage_command(metrics=True)
 @click.option("--model", "model_path", required=True, help="DeepLab trained on the pseudo-labels.")
 @click.option("--reference", "reference_path", required=True, help="DeepLab trained on ground truth.")
-@click.option("--metrics", "metrics_path", required=True)
-@stage
 def main(manifest_path, model_path, reference_path, metrics_path) -> None:
-    params = read_section("evaluate", EvaluateParams)
-    data = read_section("data", DataParams)
-    manifest = load_manifest(manifest_path)
+    params, data, manifest = stage_inputs("evaluate", EvaluateParams, manifest_path)
     dataset = ImageDataset(manifest, data.val_split)
     scores = {}
     for name, path in (("weak", model_path), ("full", reference_path)):

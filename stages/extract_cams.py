@@ -2,22 +2,17 @@
 import click
 
 from pipeline.cams.extract import ExtractCamsParams, extract_maps
-from pipeline.data.voc import DataParams
 from pipeline.models.classifier import load_classifier
 from pipeline.training.runtime import RuntimeParams, resolve_device
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
 
 
-@click.command()
-@click.option("--manifest", "manifest_path", required=True)
+@stage_command()
 @click.option("--model", "model_path", required=True)
 @click.option("--out", required=True, help="HDF5 file to write.")
-@stage
 def main(manifest_path: str, model_path: str, out: str) -> None:
-    params = read_section("extract_cams", ExtractCamsParams)
-    data = read_section("data", DataParams)
+    params, data, manifest = stage_inputs("extract_cams", ExtractCamsParams, manifest_path)
     device = resolve_device(read_section("runtime", RuntimeParams))
-    manifest = load_manifest(manifest_path)
     model = load_classifier(logged_read(model_path), manifest.fingerprint)
     count = extract_maps(model, manifest, data.train_split, params, out, device)
     logged_write(out, f"{count} images, method {params.method}, scales {params.scales}")

@@ -2,12 +2,11 @@
 import click
 
 from pipeline.data.synthetic import BuiltinParams, generate_dataset
-from stages.common import logged_write, read_section, stage
+from stages.common import logged_write, read_section, stage_command
 
 
-@click.command()
+@stage_command(manifest=False)
 @click.option("--out", required=True, help="Dataset root to create.")
-@stage
 def main(out: str) -> None:
     params = read_section("builtin", BuiltinParams)
     generate_dataset(out, params)

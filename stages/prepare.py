@@ -2,12 +2,11 @@
 import click
 
 from pipeline.data.voc import DataParams, index_dataset
-from stages.common import logged_read, logged_write, read_section, stage
+from stages.common import logged_read, logged_write, read_section, stage_command
 
 
-@click.command()
+@stage_command(manifest=False)
 @click.option("--out", required=True, help="Manifest JSON to write.")
-@stage
 def main(out: str) -> None:
     params = read_section("data", DataParams)
     logged_read(params.root)

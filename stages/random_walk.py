@@ -1,7 +1,6 @@
 """Stage random_walk: propagate the CAMs over AffinityNet's affinities; score the labels."""
 import click
 
-from pipeline.data.voc import DataParams
 from pipeline.eval.label_scores import write_label_scores
 from pipeline.io.files import atomic_path
 from pipeline.io.maps import MapReader
@@ -9,23 +8,18 @@ from pipeline.models.affinity import load_affinity
 from pipeline.models.classifier import load_classifier
 from pipeline.refine.random_walk import RandomWalkParams, write_random_walk
 from pipeline.training.runtime import RuntimeParams, resolve_device
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
 
 
-@click.command()
-@click.option("--manifest", "manifest_path", required=True)
+@stage_command(metrics=True)
 @click.option("--cams", required=True)
 @click.option("--classifier", "classifier_path", required=True)
 @click.option("--affinity", "affinity_path", required=True)
 @click.option("--out", required=True, help="HDF5 file of the walked maps (background first).")
 @click.option("--labels", "label_dir", required=True, help="Folder for the label PNGs.")
-@click.option("--metrics", "metrics_path", required=True)
-@stage
 def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, metrics_path) -> None:
-    params = read_section("random_walk", RandomWalkParams)
-    data = read_section("data", DataParams)
+    params, data, manifest = stage_inputs("random_walk", RandomWalkParams, manifest_path)
     device = resolve_device(read_section("runtime", RuntimeParams))
-    manifest = load_manifest(manifest_path)
     classifier = load_classifier(logged_read(classifier_path), manifest.fingerprint)
     model = load_affinity(logged_read(affinity_path), classifier, manifest.fingerprint)
     attrs = {"method": "random_walk", "fingerprint": manifest.fingerprint, "split": data.train_split,

@@ -1,34 +1,24 @@
 """Stage report: the per-stage table, per-class IoU and a sample grid, as HTML and PNG."""
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from PIL import Image
 
-from pipeline.core.config import bounded
 from pipeline.core.labels import labels_from_maps
 from pipeline.data.datasets import ImageDataset
-from pipeline.data.voc import DataParams, read_image
+from pipeline.data.voc import read_image
 from pipeline.eval.cam_scores import EvalCamsParams
-from pipeline.eval.report import colourise, render_html, sample_grid
+from pipeline.eval.report import ReportParams, colourise, render_html, sample_grid
 from pipeline.eval.segmentation import EvaluateParams, predict
 from pipeline.io.files import atomic_path
 from pipeline.io.label_png import read_label_png
 from pipeline.io.maps import MapReader
 from pipeline.models.deeplab import load_deeplab
-from stages.common import load_manifest, logged_read, logged_write, read_section, stage
+from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
 
 
-@dataclass
-class ReportParams:
-    """The `report` section."""
-
-    samples: int = bounded(6, 1)  # sample images: the first ones of the train split
-
-
-@click.command()
-@click.option("--manifest", "manifest_path", required=True)
+@stage_command()
 @click.option("--metrics", "metric_paths", multiple=True, required=True, help="Stage metrics JSON files.")
 @click.option("--cams", required=True)
 @click.option("--rw-labels", "rw_dir", required=True)
@@ -36,13 +26,10 @@ class ReportParams:
 @click.option("--model", "model_path", required=True, help="DeepLab trained on the pseudo-labels.")
 @click.option("--html", "html_path", required=True)
 @click.option("--samples", "samples_path", required=True, help="Sample grid PNG (a dvc plots image).")
-@stage
 def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_path, samples_path) -> None:
-    params = read_section("report", ReportParams)
-    data = read_section("data", DataParams)
+    params, data, manifest = stage_inputs("report", ReportParams, manifest_path)
     threshold = read_section("eval_cams", EvalCamsParams).bg_threshold
     evaluation = read_section("evaluate", EvaluateParams)  # the predictions shown are the ones scored
-    manifest = load_manifest(manifest_path)
     metrics = {}
     for path in metric_paths:
         metrics.update(json.loads(logged_read(path).read_text()))

@@ -4,27 +4,22 @@ from pathlib import Path
 import click
 
 from pipeline.core.errors import PipelineError
-from pipeline.data.voc import DataParams
-from pipeline.io.checkpoints import load_checkpoint, save_checkpoint
-from pipeline.io.files import write_csv
+from pipeline.io.checkpoints import load_checkpoint
 from pipeline.io.label_png import read_label_png
 from pipeline.training.deeplab import TrainSegmentationParams, train_deeplab
 from pipeline.training.runtime import RuntimeParams, resolve_device
-from stages.common import load_manifest, logged_read, logged_write, read_section, read_seed, stage
+from stages.common import logged_read, read_section, read_seed, stage_command, stage_inputs
+from stages.training_outputs import write_training_outputs
 
 
-@click.command()
-@click.option("--manifest", "manifest_path", required=True)
+@stage_command()
 @click.option("--labels", "labels", required=True, help="Folder of label PNGs, or 'gt' for the dataset's masks.")
 @click.option("--classifier", "classifier_path", required=True, help="Backbone start when init: classifier.")
 @click.option("--model", "model_path", required=True)
 @click.option("--history", "history_path", required=True)
-@stage
 def main(manifest_path, labels, classifier_path, model_path, history_path) -> None:
-    params = read_section("train_segmentation", TrainSegmentationParams)
-    data = read_section("data", DataParams)
+    params, data, manifest = stage_inputs("train_segmentation", TrainSegmentationParams, manifest_path)
     runtime = read_section("runtime", RuntimeParams)
-    manifest = load_manifest(manifest_path)
     if labels == "gt":
         label_dir = logged_read(Path(manifest.root) / manifest.mask_dir)
     else:
@@ -36,10 +31,8 @@ def main(manifest_path, labels, classifier_path, model_path, history_path) -> No
         state = load_checkpoint(logged_read(classifier_path), manifest.fingerprint)["state_dict"]
     model, history = train_deeplab(manifest, data.train_split, lambda image_id: read_label_png(label_dir / f"{image_id}.png"),
                                    params, state, read_seed(), runtime, resolve_device(runtime))
-    save_checkpoint(model_path, model, manifest.fingerprint, labels="ground truth" if labels == "gt" else label_dir.name)
-    logged_write(model_path)
-    write_csv(history_path, history)
-    logged_write(history_path)
+    write_training_outputs(model_path, model, history_path, history, manifest.fingerprint,
+                           labels="ground truth" if labels == "gt" else label_dir.name)
 
 
 if __name__ == "__main__":

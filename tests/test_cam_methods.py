@@ -1,15 +1,17 @@
-"""Post-hoc map methods and multi-scale extraction."""
+"""Post-hoc map methods (values on a hand-built network), output stride, multi-scale extraction."""
 import numpy as np
 import pytest
 import torch
 
+from pipeline.cams.extract import ExtractCamsParams, extract_maps
+from pipeline.cams.gradients import grad_cam, grad_cam_plus_plus, layer_cam
+from pipeline.cams.registry import MAP_METHODS
 from pipeline.core.config import parse_section
 from pipeline.core.errors import PipelineError
-from pipeline.cams.extract import ExtractCamsParams, extract_maps
-from pipeline.cams.registry import MAP_METHODS
-from pipeline.models.multiscale import multiscale_sum
-from pipeline.models.classifier import Classifier
 from pipeline.io.maps import MapReader
+from pipeline.models.backbone import build_resnet
+from pipeline.models.classifier import Classifier
+from pipeline.models.multiscale import multiscale_sum
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +66,43 @@ def test_extract_writes_present_classes_max_normalised(model, tiny_manifest, tmp
             assert classes.tolist() == tiny_manifest.labels("train", image_id)
             assert maps.shape == (len(classes), 64, 64)
             assert np.all(maps <= 1.0 + 1e-3) and np.all(maps >= 0)
+
+
+def _hand_built_scores():
+    """Features f_0 = [[1, 2], [3, 4]], f_1 = 1, a bias-free head theta = (2, -1), GAP score:
+    d s / d f_k = theta_k / 4 at every position, i.e. g = (0.5, -0.25)."""
+    features = torch.stack([torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.ones(2, 2)])[None].requires_grad_(True)
+    head = torch.nn.Conv2d(2, 1, 1, bias=False)
+    head.weight.data = torch.tensor([2.0, -1.0]).view(1, 2, 1, 1)
+    return head(features).mean(dim=(2, 3)), features
+
+
+def test_grad_cam_values_on_a_hand_built_network():
+    scores, features = _hand_built_scores()
+    # ReLU(0.5 f_0 - 0.25 f_1)
+    assert torch.allclose(grad_cam(scores, features, [0]), torch.tensor([[[[0.25, 0.75], [1.25, 1.75]]]]))
+
+
+def test_grad_cam_plus_plus_values_on_a_hand_built_network():
+    scores, features = _hand_built_scores()
+    # alpha_0 = g^2 / (2 g^2 + sum(f_0) g^3) = 0.25 / (0.5 + 10 * 0.125) = 1/7; w_0 = 4 * alpha_0 * 0.5 = 2/7.
+    # Channel 1's gradient is negative, so ReLU(g) gives it weight 0.
+    expected = torch.tensor([[1.0, 2.0], [3.0, 4.0]]) * 2 / 7
+    assert torch.allclose(grad_cam_plus_plus(scores, features, [0])[0, 0], expected)
+
+
+def test_layer_cam_values_on_a_hand_built_network():
+    scores, features = _hand_built_scores()
+    # ReLU(sum_k ReLU(g_k) f_k) = 0.5 f_0
+    assert torch.allclose(layer_cam(scores, features, [0])[0, 0], torch.tensor([[0.5, 1.0], [1.5, 2.0]]))
+
+
+@pytest.mark.parametrize("stride, size, dilated", [(32, 2, {}), (16, 4, {"layer4": 2}), (8, 8, {"layer3": 2, "layer4": 4})])
+def test_output_stride_dilates_the_last_stages(stride, size, dilated):
+    network = build_resnet("resnet18", pretrained=False, output_stride=stride)
+    features = torch.nn.Sequential(*list(network.children())[:-2])(torch.randn(1, 3, 64, 64))
+    assert features.shape[2:] == (size, size)
+    for name in ("layer3", "layer4"):
+        second_block = getattr(network, name)[1]
+        assert second_block.conv1.dilation == (dilated.get(name, 1),) * 2
+        assert getattr(network, name)[0].conv1.dilation == (1, 1)  # the first block keeps dilation 1

@@ -4,8 +4,8 @@ import hashlib
 import numpy as np
 import torch
 
-from pipeline.data.synthetic import CLASSES, BuiltinParams, generate_dataset, generate_sample
 from pipeline.data.datasets import ImageDataset
+from pipeline.data.synthetic import CLASSES, BuiltinParams, generate_dataset, generate_sample
 from pipeline.data.voc import VOC_CLASSES, DataParams, index_dataset
 from pipeline.io.label_png import read_label_png
 from tests.conftest import write_voc

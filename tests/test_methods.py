@@ -1,11 +1,14 @@
 """Training methods: Puzzle-CAM, GAIN, GAIN_ext, SSNet-style saliency, and the registry."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
-from pipeline.core.errors import PipelineError
 from pipeline.core.config import parse_section
+from pipeline.core.errors import PipelineError
+from pipeline.io.label_png import read_label_png
 from pipeline.methods import METHODS, MethodsParams, build_methods
-from pipeline.methods.gain import masked_images, soft_mask
+from pipeline.methods.gain import GainMethod, GainParams, masked_images, soft_mask
 from pipeline.methods.gain_ext import extension_loss, pick_mask_images
 from pipeline.methods.puzzle import stitch, tile
 from pipeline.methods.ssnet import aggregate_saliency
@@ -63,8 +66,35 @@ def test_unknown_method_lists_the_known_ones():
         parse_section(TrainClassifierParams, {"method": "gain+gain_ext"}, "train_classifier")
 
 
-@pytest.mark.parametrize("spec", ["cam", "puzzle", "gain", "gain_ext", "ssnet", "puzzle+gain"])
-def test_every_method_gives_finite_differentiable_losses(spec, tiny_manifest):
+class MeanPerChannel(torch.nn.Module):
+    """A stand-in classifier: the logit of class c is the mean of image channel c."""
+
+    def forward(self, images):
+        return SimpleNamespace(logits=images.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("attention_value", [0.0, 1.0])
+def test_gain_mining_loss_is_alpha_times_the_mean_score_left_after_erasing(attention_value):
+    method = GainMethod(GainParams(alpha=2.0, sigma=0.5, w=10.0), None, "train", 0)
+    images = torch.ones(2, 2, 4, 4)
+    labels = torch.tensor([[1.0, 0.0], [1.0, 1.0]])  # three (image, class) pairs
+    attention = torch.full((2, 2, 2, 2), attention_value)
+    # Each erased image is 1 - sigmoid(10 (A - 0.5)) everywhere, so every logit is that value.
+    left = 1 - torch.sigmoid(torch.tensor(10.0 * (attention_value - 0.5)))
+    expected = 2.0 * torch.sigmoid(left)
+    loss = method.mining_loss(MeanPerChannel(), {"image": images, "labels": labels}, attention)
+    assert torch.allclose(loss, expected)
+
+
+@pytest.mark.parametrize("spec, terms", [
+    ("cam", set()), ("puzzle", {"puzzle_cls", "puzzle_re"}), ("gain", {"gain_am"}),
+    ("gain_ext", {"gain_am", "gain_e"}),
+    pytest.param("ssnet", {"ssnet_s1"}, marks=pytest.mark.xfail(strict=True, reason=(
+        "known bug: S = sum_i sigmoid(v_i) sigmoid(H_i) over 5 classes starts near 1.25 and the clamp to "
+        "1 - 1e-4 zeroes its gradient; the published S keeps sum_i H_i <= 1 per pixel (issue: method quality)"))),
+    ("puzzle+gain", {"puzzle_cls", "puzzle_re", "gain_am"}),
+])
+def test_every_method_term_is_finite_and_trains_the_backbone(spec, terms, tiny_manifest):
     from pipeline.data.datasets import ImageDataset
 
     torch.manual_seed(0)
@@ -72,12 +102,15 @@ def test_every_method_gives_finite_differentiable_losses(spec, tiny_manifest):
     targets = {k: v for m in methods for k, v in m.pixel_targets().items()}
     dataset = ImageDataset(tiny_manifest, "train", targets, crop_size=64)
     batch = {k: torch.stack([dataset[i][k] for i in range(4)]) for k in dataset[0]}
+    if spec == "gain_ext":  # give one image of the batch its mask, so L_e has something to fit
+        batch["mask"][0] = torch.from_numpy(read_label_png(tiny_manifest.mask_path(dataset.ids[0]))).long()
     model = Classifier("resnet18", tiny_manifest.num_classes)
     output = model(batch["image"])
-    terms = {}
+    found = {}
     for method in methods:
-        terms.update(method.extra_losses(model, batch, output, progress=0.3))
-    total = torch.nn.functional.multilabel_soft_margin_loss(output.logits, batch["labels"]) + sum(terms.values())
-    total.backward()
-    assert torch.isfinite(total)
-    assert model.head.weight.grad is not None
+        found.update(method.extra_losses(model, batch, output, progress=0.75))
+    assert set(found) == terms
+    for name, value in found.items():  # each term on its own moves the backbone's first layer
+        assert torch.isfinite(value) and value > 0, name
+        (grad,) = torch.autograd.grad(value, model.stem[0].weight, retain_graph=True)
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0, name

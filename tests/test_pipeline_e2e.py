@@ -48,18 +48,53 @@ def project(tmp_path_factory):
     return root
 
 
+def _metrics(project, name):
+    return json.loads((project / "metrics" / f"{name}.json").read_text())[name]
+
+
 def test_repro_writes_every_stage_metric(project):
     for stage in ("cam", "rw", "crf", "seg"):
-        metrics = json.loads((project / "metrics" / f"{stage}.json").read_text())[stage]
+        metrics = _metrics(project, stage)
         assert 0.0 <= metrics["miou"] <= 1.0
         assert {"precision", "recall", "fp_share", "fn_share", "per_class"} <= set(metrics)
-    seg = json.loads((project / "metrics/seg.json").read_text())["seg"]
-    assert {"full_miou", "ratio"} <= set(seg)
-    cam = json.loads((project / "metrics/cam.json").read_text())["cam"]
-    assert cam["oracle_miou"] >= cam["miou"] - 1e-9
-    assert (project / "report/index.html").read_text().count("<tr>") > 4
-    assert (project / "report/samples.png").stat().st_size > 0
+        # mIoU is the mean over the classes that occur of the per-class IoU it reports.
+        per_class = [entry["iou"] for entry in metrics["per_class"].values()]
+        assert metrics["miou"] == pytest.approx(sum(per_class) / len(per_class))
     assert len(list((project / "data/labels/crf").glob("*.png"))) == 16
+
+
+def test_seg_ratio_is_weak_over_full(project):
+    seg = _metrics(project, "seg")
+    assert seg["ratio"] == pytest.approx(seg["miou"] / seg["full_miou"])
+
+
+def test_cam_score_lies_on_its_own_sweep_and_the_oracle_is_the_best_of_it(project):
+    cam = _metrics(project, "cam")
+    rows = [line.split(",") for line in (project / "metrics/cam_sweep.csv").read_text().splitlines()]
+    curve = {float(row[0]): float(row[1]) for row in rows[1:]}
+    assert curve[cam["bg_threshold"]] == pytest.approx(cam["miou"], abs=1e-5)  # 0.25 is on the 0.05 grid
+    assert cam["oracle_miou"] == pytest.approx(max(curve.values()), abs=1e-5)
+    assert curve[cam["oracle_threshold"]] == pytest.approx(cam["oracle_miou"], abs=1e-5)
+
+
+def test_labels_are_palette_pngs_and_affinity_labels_hold_all_three_kinds(project):
+    from PIL import Image
+
+    from pipeline.io.label_png import read_label_png
+
+    with Image.open(next((project / "data/labels/crf").glob("*.png"))) as image:
+        assert image.mode == "P"
+    values = set()
+    for path in (project / "data/labels/affinity").glob("*.png"):
+        values |= set(read_label_png(path).ravel().tolist())
+    assert 0 in values and 255 in values and values - {0, 255}  # background, ignore, some class
+
+
+def test_report_shows_every_stage_as_scored(project):
+    page = (project / "report/index.html").read_text()
+    for stage in ("cam", "rw", "crf", "seg"):
+        assert f"<td>{_metrics(project, stage)['miou']:.3f}</td>" in page
+    assert (project / "report/samples.png").stat().st_size > 0
 
 
 def test_second_repro_is_a_no_op(project):
@@ -84,15 +119,29 @@ def test_plots_show_renders_the_threshold_curve(project):
     assert "cam_sweep" in page or "cam_threshold_sweep" in page
 
 
-def test_swapping_the_cam_method_invalidates_only_what_depends_on_it(project):
-    params = yaml.safe_load((project / "params.yaml").read_text())
+def _changed_after(project, edit) -> set[str]:
+    """The stages `dvc status` reports after `edit(params)` changes params.yaml (then restored)."""
     original = (project / "params.yaml").read_text()
-    params["extract_cams"]["method"] = "gradcam"
+    params = yaml.safe_load(original)
+    edit(params)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         result = dvc("status", "--json", cwd=project)
     finally:
         (project / "params.yaml").write_text(original)
-    changed = set(json.loads(result.stdout))
+    return set(json.loads(result.stdout))
+
+
+def test_swapping_the_cam_method_invalidates_only_what_depends_on_it(project):
+    changed = _changed_after(project, lambda params: params["extract_cams"].update(method="gradcam"))
     assert "extract_cams" in changed
     assert not changed & {"make_builtin", "prepare", "train_classifier"}
+
+
+def test_affinity_training_settings_do_not_relabel_the_train_split(project):
+    changed = _changed_after(project, lambda params: params["train_affinity"]["optim"].update(lr=0.5))
+    assert "train_affinity" in changed and "affinity_labels" not in changed
+
+
+def test_evaluation_settings_rerun_evaluate_and_the_report_only(project):
+    assert _changed_after(project, lambda params: params["evaluate"].update(flip=True)) == {"evaluate", "report"}

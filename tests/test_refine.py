@@ -6,8 +6,14 @@ from pipeline.refine.affinity_pairs import affinity_loss, half_offsets, pair_aff
 from pipeline.refine.crf import DenseCrfParams, crf_probabilities
 from pipeline.refine.crf_labels import _crf_worker
 from pipeline.refine.pool import parallel_map
-from pipeline.refine.random_walk import (RandomWalkParams, random_walk, sparse_transition, transition, window_mask,
-                                         with_background)
+from pipeline.refine.random_walk import (
+    RandomWalkParams,
+    random_walk,
+    sparse_transition,
+    transition,
+    window_mask,
+    with_background,
+)
 
 
 def test_half_offsets_cover_each_neighbour_pair_once():
@@ -114,3 +120,17 @@ def test_crf_pool_gives_the_same_labels_as_one_process(tmp_path):
     pooled = list(parallel_map(_crf_worker, items, 2, len(items), "crf"))
     assert all(np.array_equal(a, b) for a, b in zip(single, pooled))
     assert set(np.unique(np.concatenate(single))) <= {0, 3, 7}
+
+
+def test_confident_labels_keep_fg_above_and_bg_below_their_thresholds_and_ignore_between():
+    from pipeline.refine.affinity_labels import AffinityLabelsParams, confident_labels
+
+    image = np.full((12, 36, 3), 40, np.uint8)
+    image[:, :12], image[:, 12:24] = 220, 130  # three regions apart in colour: the CRF keeps each one's label
+    maps = np.zeros((1, 12, 36), np.float32)
+    maps[0, :, :12], maps[0, :, 12:24], maps[0, :, 24:] = 0.9, 0.15, 0.01  # confident, unsure, background
+    labels = confident_labels(image, maps, np.array([4]), AffinityLabelsParams(workers=1))
+    assert (labels[:, 2:10] == 4).all()
+    assert (labels[:, 14:22] == 255).all()
+    assert (labels[:, 26:34] == 0).all()
+    assert set(np.unique(labels)) <= {0, 4, 255}

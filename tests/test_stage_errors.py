@@ -111,3 +111,21 @@ def test_cam_file_from_another_dataset(workdir, tiny_builtin):
                              "--sweep", "s.csv"], {"data.root": str(tiny_builtin)}, workdir)
     assert "another dataset" in one_line_error(result)
     assert not (workdir / "m.json").exists()
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("extract_cams.scales", [], "extract_cams.scales=[] must have at least 1 value"),
+    ("extract_cams.scales", [1.0, -1.0], "extract_cams.scales[1]=-1.0 must be at least 0.1"),
+    ("extract_cams.method", "scorecam", "extract_cams.method='scorecam' is not one of"),
+])
+def test_list_and_choice_parameters_are_checked_before_any_work(workdir, tiny_builtin, key, value, message):
+    run(prepare, ["--out", "manifest.json"], {"data.root": str(tiny_builtin)}, workdir)
+    result = run(extract_cams, ["--manifest", "manifest.json", "--model", "c.pt", "--out", "cams.h5"],
+                 {"data.root": str(tiny_builtin), key: value}, workdir)
+    assert message in one_line_error(result)
+    assert not (workdir / "cams.h5").exists()
+
+
+def test_a_misspelled_section_names_itself(workdir, tiny_builtin):
+    result = run(prepare, ["--out", "manifest.json"], {"data.root": str(tiny_builtin), "extract_cam": {}}, workdir)
+    assert "extract_cam is not a known section" in one_line_error(result)

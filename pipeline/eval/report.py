@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.core.config import bounded
 from pipeline.core.labels import label_names
 from pipeline.io.label_png import voc_palette
 
 STAGE_TITLES = {"cam": "CAM", "rw": "Random walk", "crf": "Dense CRF", "seg": "DeepLab (val)"}
 HEADLINE = ("miou", "precision", "recall", "fp_share", "fn_share", "fg_recall")
 GRID_COLUMNS = ("image", "ground truth", "CAM", "random walk", "CRF", "DeepLab")
+
+
+@dataclass
+class ReportParams:
+    """The `report` section."""
+
+    samples: int = bounded(6, 1)  # sample images: the first ones of the train split
 
 
 def colourise(labels: np.ndarray) -> np.ndarray:

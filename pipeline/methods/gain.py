@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.config import bounded
 from pipeline.cams.gradients import grad_cam, max_normalise
+from pipeline.core.config import bounded
 from pipeline.methods.base import TrainingMethod
 
 

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.core.config import bounded
-from pipeline.data.voc import image_size
-from pipeline.methods.gain import GainMethod, GainParams
 from pipeline.core.labels import IGNORE_INDEX
+from pipeline.data.voc import image_size
 from pipeline.io.label_png import read_label_png
+from pipeline.methods.gain import GainMethod, GainParams
 
 
 @dataclass

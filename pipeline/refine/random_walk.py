@@ -11,7 +11,6 @@ uniform region stays uniform.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import numpy as np
