@@ -106,3 +106,15 @@ def test_output_stride_dilates_the_last_stages(stride, size, dilated):
         second_block = getattr(network, name)[1]
         assert second_block.conv1.dilation == (dilated.get(name, 1),) * 2
         assert getattr(network, name)[0].conv1.dilation == (1, 1)  # the first block keeps dilation 1
+
+
+def test_deeplab_refuses_a_backbone_that_loads_only_in_part():
+    from pipeline.models.deeplab import build_deeplab, load_backbone_from_classifier
+
+    deeplab = build_deeplab("resnet18", num_labels=3)
+    load_backbone_from_classifier(deeplab, Classifier("resnet18", num_classes=2).state_dict())  # full match: fine
+    with pytest.raises(PipelineError, match="does not match DeepLab's .*train_segmentation.arch"):
+        load_backbone_from_classifier(deeplab, Classifier("resnet34", num_classes=2).state_dict())
+    partial = {k: v for k, v in Classifier("resnet18", num_classes=2).state_dict().items() if "stages.3" not in k}
+    with pytest.raises(PipelineError, match="tensors missing"):
+        load_backbone_from_classifier(deeplab, partial)

@@ -54,12 +54,13 @@ def load_backbone_from_classifier(model: DeepLabV3, classifier_state: dict) -> N
             renamed[f"layer{int(index) + 1}.{rest}"] = value
     own = model.backbone.state_dict()
     missing = sorted(set(own) - set(renamed))
+    unused = sorted(set(renamed) - set(own))
     mismatched = sorted(k for k in set(own) & set(renamed) if own[k].shape != renamed[k].shape)
-    if missing or mismatched:
+    if missing or unused or mismatched:
         raise PipelineError(
-            f"the classifier's backbone does not match DeepLab's ({len(missing)} tensors missing, "
-            f"{len(mismatched)} of another shape, e.g. {(missing + mismatched)[0]}); train both with the same "
-            "arch (train_classifier.arch, train_segmentation.arch) or set train_segmentation.init: scratch"
+            f"the classifier's backbone does not match DeepLab's ({len(missing)} tensors missing, {len(unused)} "
+            f"unused, {len(mismatched)} of another shape, e.g. {(missing + unused + mismatched)[0]}); train both "
+            "with the same arch (train_classifier.arch, train_segmentation.arch) or set train_segmentation.init: scratch"
         )
     model.backbone.load_state_dict({k: renamed[k] for k in own})
 

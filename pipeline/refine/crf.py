@@ -12,7 +12,7 @@ from pipeline.core.config import bounded
 
 @dataclass
 class DenseCrfParams:
-    """Kernel settings; the defaults are the common published ones (METHODS.md 6)."""
+    """Kernel settings of one dense CRF; the defaults are the values common in published WSSS code."""
 
     iterations: int = bounded(10, 1)
     gaussian_sxy: float = bounded(3.0, 0.0)
