@@ -1,15 +1,21 @@
-"""Time and peak memory of every DVC stage, printed as a table.
+"""Speed figures of the pipeline, printed as tables and kept in results/benchmark.json.
 
-Runs `dvc repro --force --single-item <stage>` for each stage in dvc.yaml order and
-reads the wall time and the peak resident memory of the stage's process tree from the
-kernel (os.wait4). Prints figures; asserts nothing, so a slow machine never fails it.
+    python scripts/benchmark.py              # everything below, then the README section
+    python scripts/benchmark.py stages       # every DVC stage, forced: wall, images/s, peak memory, threads
+    python scripts/benchmark.py stages crf   # some stages only (merged into the stored table)
+    python scripts/benchmark.py walk         # sparse random walk against the published dense formulation
+    python scripts/benchmark.py crf          # the CRF worker pool against one process calling pydensecrf
+    python scripts/benchmark.py readme       # regenerate the README's benchmark section from the JSON
 
-    python scripts/benchmark.py            # every stage
-    python scripts/benchmark.py crf eval_cams
+Prints figures and asserts nothing, so a slow machine never fails it. Wall times and peak
+resident memory come from the kernel (os.wait4) for a whole process; the comparisons run
+each case in a fresh process so that one case's memory does not count in another's.
 """
 from __future__ import annotations
 
+import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -18,38 +24,266 @@ from pathlib import Path
 
 import yaml
 
+RESULTS = Path("results/benchmark.json")
+README = Path("README.md")
+MARKERS = ("<!-- benchmark:start -->", "<!-- benchmark:end -->")
 
-def run_stage(stage: str) -> tuple[float, float, int]:
-    """(seconds, peak MiB, exit code) of one forced stage run."""
-    # The stage's output goes to a file: a pipe nobody reads would fill up and block it.
-    with tempfile.TemporaryFile() as log:
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return f"{cpu or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
+
+
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
+    """(seconds, peak MiB of the largest process, exit code, output) of one command."""
+    with tempfile.TemporaryFile() as log:  # a pipe nobody reads would fill up and block the command
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace")[-2000:])
-    return seconds, usage.ru_maxrss / 1024, process.returncode
+        log.seek(0)
+        return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), log.read().decode(errors="replace")
 
 
-def main(selected: list[str]) -> int:
-    stages = list(yaml.safe_load(Path("dvc.yaml").read_text())["stages"])
-    unknown = sorted(set(selected) - set(stages))
+# --- stages -------------------------------------------------------------------------------
+
+def stage_names() -> list[str]:
+    """dvc.yaml's stages in order, a foreach stage as its `name@key` items."""
+    names = []
+    for name, stage in yaml.safe_load(Path("dvc.yaml").read_text())["stages"].items():
+        names += [f"{name}@{key}" for key in stage["foreach"]] if "foreach" in stage else [name]
+    return names
+
+
+def stage_workload(stage: str, params: dict, counts: dict[str, int]) -> tuple[int, str]:
+    """(images processed, threads or workers) of a stage at these params."""
+    train, val = counts.get("train", 0), counts.get("val", 0)
+    threads = params["runtime"].get("threads") or len(os.sched_getaffinity(0))
+    epochs = {"train_classifier": params["train_classifier"]["optim"]["epochs"],
+              "train_affinity": params["train_affinity"]["optim"]["epochs"],
+              "train_segmentation": params["train_segmentation"]["optim"]["epochs"]}
+    base = stage.split("@")[0]
+    if base in epochs:
+        return epochs[base] * train, f"{threads} threads"
+    if base in ("affinity_labels", "crf"):
+        return train, f"{params[base]['workers']} workers"
+    images = {"make_builtin": train + val, "prepare": train + val, "evaluate": 2 * val,
+              "report": params["report"]["samples"]}.get(base, train)
+    return images, f"{threads} threads"
+
+
+def bench_stages(selected: list[str]) -> int:
+    names = stage_names()
+    unknown = sorted(set(selected) - set(names) - {n.split("@")[0] for n in names})
     if unknown:
-        print(f"error: unknown stage {unknown[0]}; stages: {', '.join(stages)}", file=sys.stderr)
+        print(f"error: unknown stage {unknown[0]}; stages: {', '.join(names)}", file=sys.stderr)
         return 2
-    print(f"{'stage':<20}{'seconds':>10}{'peak MiB':>12}")
-    total = 0.0
-    for stage in [s for s in stages if not selected or s in selected]:
-        seconds, peak, code = run_stage(stage)
-        total += seconds
-        print(f"{stage:<20}{seconds:>10.1f}{peak:>12.0f}" + ("   FAILED" if code else ""), flush=True)
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    rows = []
+    print(f"{'stage':<30}{'seconds':>9}{'images':>8}{'img/s':>8}{'peak MiB':>10}  parallelism")
+    for stage in [n for n in names if not selected or n in selected or n.split("@")[0] in selected]:
+        seconds, peak, code, output = timed([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage])
+        if code:
+            sys.stderr.write(output[-2000:])
+            print(f"{stage}: FAILED", file=sys.stderr)
+            return code
+        counts = {k: len(v) for k, v in json.loads(Path("data/manifest.json").read_text())["splits"].items()}
+        images, parallel = stage_workload(stage, params, counts)
+        rows.append({"stage": stage, "seconds": round(seconds, 1), "images": images,
+                     "images_per_s": round(images / seconds, 1), "peak_mib": round(peak), "parallelism": parallel})
+        print(f"{stage:<30}{seconds:>9.1f}{images:>8}{images / seconds:>8.1f}{peak:>10.0f}  {parallel}", flush=True)
+    print(f"{'total':<30}{sum(r['seconds'] for r in rows):>9.1f}   ({machine()})")
+    stored = _load()
+    kept = {row["stage"]: row for row in stored.get("stages", [])}
+    kept.update({row["stage"]: row for row in rows})
+    stored["stages"] = [kept[n] for n in names if n in kept]
+    stored["machine"] = machine()
+    _save(stored)
+    return 0
+
+
+# --- random walk: sparse (ours) against dense (published) -----------------------------------
+
+WALK_CASE = """
+import json, sys, time, numpy as np, torch
+from pipeline.refine.random_walk import RandomWalkParams, random_walk, transition
+side, kind = int(sys.argv[1]), sys.argv[2]
+torch.manual_seed(0)
+params = RandomWalkParams()
+embeddings = torch.randn(1, 16, side, side) * 0.3
+maps = torch.rand(1, 3, side, side)
+start = time.perf_counter()
+if kind == "sparse":
+    walked = random_walk(maps, embeddings, params)
+else:
+    # AffinityNet's published formulation: a dense (hw x hw) transition matrix from the same
+    # local affinities, squared exp_times times, then applied to the maps.
+    local = transition(embeddings, params.radius, params.beta)[0]  # ((2r+1)^2, hw), rows sum to 1
+    size, hw = 2 * params.radius + 1, side * side
+    dense = torch.zeros(hw, hw)
+    rows = torch.arange(hw)
+    for k in range(size * size):
+        dy, dx = k // size - params.radius, k % size - params.radius
+        y, x = rows // side + dy, rows % side + dx
+        ok = (local[k] > 0) & (y >= 0) & (y < side) & (x >= 0) & (x < side)
+        dense[rows[ok], (y * side + x)[ok]] = local[k][ok]
+    for _ in range(params.exp_times):
+        dense = dense @ dense
+    walked = (dense @ maps[0].reshape(3, hw).T).T.reshape(1, 3, side, side)
+seconds = time.perf_counter() - start
+np.save(sys.argv[3], walked[0].argmax(0).numpy())
+print(json.dumps({"seconds": seconds}))
+"""
+
+
+def bench_walk(sides=(32, 64, 128, 256), dense_limit_gib: float = 4.0) -> dict:
+    """Time, peak memory and label agreement of both formulations per feature-map side."""
+    rows = []
+    print(f"{'feature map':<13}{'sparse s':>10}{'sparse MiB':>12}{'dense s':>10}{'dense MiB':>11}{'ratio':>8}  agreement")
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in sides:
+            result = {"side": side}
+            for kind in ("sparse", "dense"):
+                matrix_gib = (side * side) ** 2 * 4 / 2**30
+                if kind == "dense" and matrix_gib * 3 > dense_limit_gib:  # the product needs three matrices
+                    flops = 2 * (side * side) ** 3 * 8
+                    result["dense_note"] = (f"not run: three {matrix_gib:.1f} GiB matrices; about "
+                                            f"{flops / 1e12:.0f} TFLOP for the 8 squarings")
+                    continue
+                seconds, peak, code, output = timed([sys.executable, "-c", WALK_CASE, str(side), kind,
+                                                     f"{tmp}/{kind}{side}.npy"])
+                if code:
+                    result[f"{kind}_note"] = "failed: " + output.strip().splitlines()[-1][:120]
+                    continue
+                result[f"{kind}_s"] = round(json.loads(output.strip().splitlines()[-1])["seconds"], 3)
+                result[f"{kind}_peak_mib"] = round(peak)
+            if "dense_s" in result and "sparse_s" in result:
+                import numpy as np
+
+                same = np.load(f"{tmp}/sparse{side}.npy") == np.load(f"{tmp}/dense{side}.npy")
+                result["agreement"] = round(float(same.mean()), 4)
+                result["speedup"] = round(result["dense_s"] / result["sparse_s"], 1)
+            rows.append(result)
+            print(f"{side}x{side:<9}{result.get('sparse_s', '-'):>10}{result.get('sparse_peak_mib', '-'):>12}"
+                  f"{result.get('dense_s', '-'):>10}{result.get('dense_peak_mib', '-'):>11}"
+                  f"{result.get('speedup', '-'):>8}  {result.get('agreement', result.get('dense_note', ''))}",
+                  flush=True)
+    return {"walk": rows}
+
+
+# --- CRF: the pool against one process calling pydensecrf image by image ------------------
+
+CRF_CASE = """
+import json, sys, time, numpy as np
+from pipeline.data.voc import Manifest, read_image
+from pipeline.io.maps import MapReader
+from pipeline.refine.crf import crf_probabilities
+from pipeline.refine.crf_labels import CrfParams, crf_label_map
+from pipeline.refine.pool import parallel_map
+import functools
+count, kind = int(sys.argv[1]), sys.argv[2]
+manifest = Manifest.load("data/manifest.json")
+params = CrfParams()
+ids = manifest.ids("train")[:count]
+with MapReader("data/rw.h5", manifest.fingerprint) as reader:
+    items = [(manifest.image_path(i), *reader.read(i)) for i in ids]
+start = time.perf_counter()
+if kind == "loop":
+    labels = []
+    for path, maps, classes in items:
+        probabilities = maps / np.maximum(maps.sum(axis=0, keepdims=True), 1e-8)
+        refined = crf_probabilities(read_image(path), probabilities, params.crf)
+        labels.append(classes.astype(np.uint8)[refined.argmax(axis=0)])
+else:
+    labels = list(parallel_map(functools.partial(crf_label_map, params=params.crf), items, int(kind), count, "crf"))
+seconds = time.perf_counter() - start
+np.save(sys.argv[3], np.stack(labels))
+print(json.dumps({"seconds": seconds}))
+"""
+
+
+def bench_crf(count: int = 300) -> dict:
+    """Images per second of a plain loop and of the pool with 1 and 2 workers, on `count` images."""
+    if not Path("data/rw.h5").is_file():
+        print("crf: data/rw.h5 missing; run dvc repro first", file=sys.stderr)
+        return {}
+    rows = []
+    print(f"{'CRF on ' + str(count) + ' images':<28}{'seconds':>9}{'img/s':>8}{'peak MiB':>10}  same labels as the loop")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("loop", "1", "2"):
+            seconds, peak, code, output = timed([sys.executable, "-c", CRF_CASE, str(count), kind, f"{tmp}/{kind}.npy"])
+            if code:
+                print(output[-2000:], file=sys.stderr)
+                return {}
+            inner = json.loads(output.strip().splitlines()[-1])["seconds"]
+            import numpy as np
+
+            same = bool(np.array_equal(np.load(f"{tmp}/loop.npy"), np.load(f"{tmp}/{kind}.npy")))
+            label = "plain loop, one process" if kind == "loop" else f"pool, {kind} worker{'s' * (kind != '1')}"
+            rows.append({"case": label, "seconds": round(inner, 2), "images_per_s": round(count / inner, 1),
+                         "peak_mib": round(peak), "same_labels": same})
+            print(f"{label:<28}{inner:>9.2f}{count / inner:>8.1f}{peak:>10.0f}  {same}", flush=True)
+    return {"crf": rows, "crf_images": count}
+
+
+# --- storage and the README section ---------------------------------------------------------
+
+def _load() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+
+def _save(data: dict) -> None:
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def render(data: dict) -> str:
+    lines = [f"Measured on {data.get('machine', 'an unnamed machine')} by `make benchmark`.", ""]
+    if data.get("stages"):
+        lines += ["| stage | seconds | images | images/s | peak MiB | threads / workers |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['stage']} | {r['seconds']:.1f} | {r['images']} | {r['images_per_s']:.1f} | {r['peak_mib']} "
+                  f"| {r['parallelism']} |" for r in data["stages"]]
+        lines += [f"| **total** | **{sum(r['seconds'] for r in data['stages']):.0f}** | | | | |", ""]
+    if data.get("walk"):
+        lines += ["Random walk, one image with 3 maps, `exp_times` 8 (256 steps): ours (sparse, local) against "
+                  "the published dense `hw x hw` matrix squared 8 times.", "",
+                  "| feature map | sparse s | sparse peak MiB | dense s | dense peak MiB | dense / sparse | "
+                  "same labels |", "|---|---|---|---|---|---|---|"]
+        for r in data["walk"]:
+            agreement = f"{r['agreement']:.2%}" if "agreement" in r else r.get("dense_note", "")
+            lines.append(f"| {r['side']}x{r['side']} | {r.get('sparse_s', '-')} | {r.get('sparse_peak_mib', '-')} | "
+                         f"{r.get('dense_s', '-')} | {r.get('dense_peak_mib', '-')} | {r.get('speedup', '-')} | "
+                         f"{agreement} |")
+        lines.append("")
+    if data.get("crf"):
+        lines += [f"Dense CRF on {data['crf_images']} built-in train images: the stage's pool against one process "
+                  "calling pydensecrf image by image.", "",
+                  "| case | seconds | images/s | peak MiB | same labels |", "|---|---|---|---|---|"]
+        lines += [f"| {r['case']} | {r['seconds']} | {r['images_per_s']} | {r['peak_mib']} | {r['same_labels']} |"
+                  for r in data["crf"]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_readme() -> None:
+    text = README.read_text()
+    start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
+    README.write_text(text[:start] + "\n" + render(_load()) + text[end:])
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("all", [])
+    if command in ("stages", "all"):
+        code = bench_stages(rest)
         if code:
             return code
-    print(f"{'total':<20}{total:>10.1f}   ({os.cpu_count()} CPUs)")
+    for name, bench in (("walk", bench_walk), ("crf", bench_crf)):
+        if command in (name, "all"):
+            _save({**_load(), **bench(), "machine": machine()})
+    if command not in ("stages", "walk", "crf", "readme", "all"):
+        print(f"error: unknown command {command}; use stages, walk, crf, readme", file=sys.stderr)
+        return 2
+    write_readme()
     return 0
 
 

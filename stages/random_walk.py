@@ -7,7 +7,7 @@ from pipeline.io.maps import MapReader
 from pipeline.models.affinity import load_affinity
 from pipeline.models.classifier import load_classifier
 from pipeline.refine.random_walk import RandomWalkParams, write_random_walk
-from pipeline.training.runtime import RuntimeParams, resolve_device
+from pipeline.training.runtime import RuntimeParams, setup_runtime
 from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
 
 
@@ -19,13 +19,14 @@ from stages.common import logged_read, logged_write, read_section, stage_command
 @click.option("--labels", "label_dir", required=True, help="Folder for the label PNGs.")
 def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, metrics_path) -> None:
     params, data, manifest = stage_inputs("random_walk", RandomWalkParams, manifest_path)
-    device = resolve_device(read_section("runtime", RuntimeParams))
+    runtime = read_section("runtime", RuntimeParams)
+    device = setup_runtime(runtime)
     classifier = load_classifier(logged_read(classifier_path), manifest.fingerprint)
     model = load_affinity(logged_read(affinity_path), classifier, manifest.fingerprint)
     attrs = {"method": "random_walk", "fingerprint": manifest.fingerprint, "split": data.train_split,
              "classes": manifest.classes}
     with MapReader(logged_read(cams), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:
-        write_random_walk(model, reader, manifest, data.train_split, params, out, tmp, attrs, device)
+        write_random_walk(model, reader, manifest, data.train_split, params, out, tmp, attrs, device, runtime)
     logged_write(out)
     summary = write_label_scores("rw", label_dir, manifest, data.train_split, metrics_path)
     logged_write(label_dir)

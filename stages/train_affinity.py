@@ -3,7 +3,7 @@ import click
 
 from pipeline.models.classifier import load_classifier
 from pipeline.training.affinity import TrainAffinityParams, train_affinity
-from pipeline.training.runtime import RuntimeParams, resolve_device
+from pipeline.training.runtime import RuntimeParams, setup_runtime
 from stages.common import logged_read, read_section, read_seed, stage_command, stage_inputs
 from stages.training_outputs import write_training_outputs
 
@@ -18,7 +18,7 @@ def main(manifest_path, classifier_path, label_dir, model_path, history_path) ->
     runtime = read_section("runtime", RuntimeParams)
     classifier = load_classifier(logged_read(classifier_path), manifest.fingerprint)
     model, history = train_affinity(classifier, manifest, data.train_split, logged_read(label_dir), params,
-                                    read_seed(), runtime, resolve_device(runtime))
+                                    read_seed(), runtime, setup_runtime(runtime))
     write_training_outputs(model_path, model, history_path, history, manifest.fingerprint)
 
 

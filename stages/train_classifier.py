@@ -3,7 +3,7 @@ import click
 
 from pipeline.io.files import write_json
 from pipeline.training.classifier import TrainClassifierParams, train_classifier
-from pipeline.training.runtime import RuntimeParams, resolve_device
+from pipeline.training.runtime import RuntimeParams, setup_runtime
 from stages.common import logged_write, read_section, read_seed, stage_command, stage_inputs
 from stages.training_outputs import write_training_outputs
 
@@ -15,7 +15,7 @@ def main(manifest_path: str, model_path: str, metrics_path: str, history_path: s
     params, data, manifest = stage_inputs("train_classifier", TrainClassifierParams, manifest_path)
     runtime = read_section("runtime", RuntimeParams)
     model, history = train_classifier(manifest, data.train_split, data.val_split, params, read_seed(), runtime,
-                                      resolve_device(runtime))
+                                      setup_runtime(runtime))
     write_training_outputs(model_path, model, history_path, history, manifest.fingerprint, method=params.method,
                            classes=manifest.classes)
     final = history[-1]

@@ -7,7 +7,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.io.checkpoints import load_checkpoint
 from pipeline.io.label_png import read_label_png
 from pipeline.training.deeplab import TrainSegmentationParams, train_deeplab
-from pipeline.training.runtime import RuntimeParams, resolve_device
+from pipeline.training.runtime import RuntimeParams, setup_runtime
 from stages.common import logged_read, read_section, read_seed, stage_command, stage_inputs
 from stages.training_outputs import write_training_outputs
 
@@ -30,7 +30,7 @@ def main(manifest_path, labels, classifier_path, model_path, history_path) -> No
     if params.init == "classifier":
         state = load_checkpoint(logged_read(classifier_path), manifest.fingerprint)["state_dict"]
     model, history = train_deeplab(manifest, data.train_split, lambda image_id: read_label_png(label_dir / f"{image_id}.png"),
-                                   params, state, read_seed(), runtime, resolve_device(runtime))
+                                   params, state, read_seed(), runtime, setup_runtime(runtime))
     write_training_outputs(model_path, model, history_path, history, manifest.fingerprint,
                            labels="ground truth" if labels == "gt" else label_dir.name)
 

@@ -12,6 +12,7 @@ from pipeline.io.maps import MapReader
 from pipeline.models.backbone import build_resnet
 from pipeline.models.classifier import Classifier
 from pipeline.models.multiscale import multiscale_sum
+from pipeline.training.runtime import RuntimeParams
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,8 @@ def test_flip_makes_maps_of_a_symmetric_image_symmetric(model):
 def test_extract_writes_present_classes_max_normalised(model, tiny_manifest, tmp_path):
     model = Classifier("resnet18", num_classes=tiny_manifest.num_classes).eval()
     params = ExtractCamsParams(scales=[1.0, 0.5], batch_size=5)
-    count = extract_maps(model, tiny_manifest, "train", params, tmp_path / "cams.h5", torch.device("cpu"))
+    count = extract_maps(model, tiny_manifest, "train", params, tmp_path / "cams.h5", torch.device("cpu"),
+                         RuntimeParams())
     assert count == len(tiny_manifest.ids("train"))
     with MapReader(tmp_path / "cams.h5", tiny_manifest.fingerprint) as reader:
         assert reader.attrs["scales"] == [1.0, 0.5] and reader.attrs["method"] == "cam"
@@ -118,3 +120,24 @@ def test_deeplab_refuses_a_backbone_that_loads_only_in_part():
     partial = {k: v for k, v in Classifier("resnet18", num_classes=2).state_dict().items() if "stages.3" not in k}
     with pytest.raises(PipelineError, match="tensors missing"):
         load_backbone_from_classifier(deeplab, partial)
+
+
+@pytest.mark.parametrize("size", [5, 12, 40])
+def test_centre_tap_convolution_equals_the_dilated_one(size):
+    from pipeline.models.deeplab import CentreTapConv2d
+
+    torch.manual_seed(0)
+    plain = torch.nn.Conv2d(8, 4, 3, padding=12, dilation=12)
+    fast = CentreTapConv2d(8, 4, 3, padding=12, dilation=12)
+    fast.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 8, size, size)
+    assert torch.allclose(fast(x), plain(x), atol=1e-5)
+
+
+def test_deeplab_state_dict_keys_are_torchvisions():
+    from torchvision.models.segmentation.deeplabv3 import DeepLabHead
+
+    from pipeline.models.deeplab import build_deeplab
+
+    keys = set(build_deeplab("resnet18", num_labels=3).classifier.state_dict())
+    assert keys == set(DeepLabHead(512, 3).state_dict())

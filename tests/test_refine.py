@@ -1,10 +1,12 @@
 """Affinity pairs and loss, the local random walk, dense CRF with a worker pool."""
+import functools
+
 import numpy as np
 import torch
 
 from pipeline.refine.affinity_pairs import affinity_loss, half_offsets, pair_affinities, pair_targets
 from pipeline.refine.crf import DenseCrfParams, crf_probabilities
-from pipeline.refine.crf_labels import _crf_worker
+from pipeline.refine.crf_labels import crf_label_map
 from pipeline.refine.pool import parallel_map
 from pipeline.refine.random_walk import (
     RandomWalkParams,
@@ -80,7 +82,7 @@ def test_random_walk_memory_is_linear_in_pixels():
     assert matrix.shape == (1, 121, height * width)
     sparse = sparse_transition(matrix, radius=5, width=width)
     assert sparse.shape == (height * width, height * width)
-    assert sparse.nnz <= 69 * height * width < (height * width) ** 2 / 100
+    assert sparse.values().numel() <= 69 * height * width < (height * width) ** 2 / 100
     assert int(window_mask(5).sum()) == 69  # offsets with dy^2 + dx^2 < 25, centre included
 
 
@@ -115,9 +117,10 @@ def test_crf_pool_gives_the_same_labels_as_one_process(tmp_path):
     for seed in range(6):
         image, maps = _crf_item(seed)
         Image.fromarray(image).save(tmp_path / f"{seed}.png")
-        items.append((tmp_path / f"{seed}.png", maps, np.array([0, 3, 7]), DenseCrfParams(iterations=3)))
-    single = list(parallel_map(_crf_worker, items, 1, len(items), "crf"))
-    pooled = list(parallel_map(_crf_worker, items, 2, len(items), "crf"))
+        items.append((tmp_path / f"{seed}.png", maps, np.array([0, 3, 7])))
+    worker = functools.partial(crf_label_map, params=DenseCrfParams(iterations=3))
+    single = list(parallel_map(worker, items, 1, len(items), "crf"))
+    pooled = list(parallel_map(worker, items, 2, len(items), "crf"))
     assert all(np.array_equal(a, b) for a, b in zip(single, pooled))
     assert set(np.unique(np.concatenate(single))) <= {0, 3, 7}
 
@@ -134,3 +137,14 @@ def test_confident_labels_keep_fg_above_and_bg_below_their_thresholds_and_ignore
     assert (labels[:, 14:22] == 255).all()
     assert (labels[:, 26:34] == 0).all()
     assert set(np.unique(labels)) <= {0, 4, 255}
+
+
+def test_stages_with_a_crf_pool_import_no_torch():
+    # Pool workers start with `spawn` and import the stage's module: torch alone costs
+    # seconds per worker, which made two workers slower than one.
+    import subprocess
+    import sys
+
+    for stage in ("stages.crf", "stages.affinity_labels"):
+        code = f"import sys, {stage}; sys.exit('torch' in sys.modules)"
+        assert subprocess.run([sys.executable, "-c", code]).returncode == 0, f"{stage} imports torch"

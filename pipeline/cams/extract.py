@@ -15,6 +15,7 @@ from pipeline.data.voc import Manifest
 from pipeline.io.maps import MapWriter
 from pipeline.models.classifier import Classifier
 from pipeline.models.multiscale import multiscale_sum
+from pipeline.training.runtime import RuntimeParams, autocast
 
 
 @dataclass
@@ -30,7 +31,7 @@ class ExtractCamsParams:
 
 def extract_maps(
     model: Classifier, manifest: Manifest, split: str, params: ExtractCamsParams,
-    out_path: str | Path, device: torch.device,
+    out_path: str | Path, device: torch.device, runtime: RuntimeParams,
 ) -> int:
     """Write every image's present-class maps (max-normalised, float16) to `out_path`; returns the count."""
     method = MAP_METHODS[params.method]
@@ -44,8 +45,9 @@ def extract_maps(
     with MapWriter(out_path, attrs) as writer, tqdm(total=len(dataset), desc="extract maps", unit="img") as bar:
         for batch in same_size_batches(dataset, params.batch_size):
             present = sorted({int(c) for c in batch["labels"].nonzero()[:, 1]})
-            maps = multiscale_sum(lambda images: method(model, images, present), batch["image"].to(device),
-                                  params.scales, params.flip)
+            with autocast(device, runtime):
+                maps = multiscale_sum(lambda images: method(model, images, present).float(),
+                                      batch["image"].to(device), params.scales, params.flip)
             for row, index in enumerate(batch["index"].tolist()):
                 labels = manifest.labels(split, dataset.ids[index])
                 keep = [present.index(label - 1) for label in labels]

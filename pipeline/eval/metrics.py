@@ -7,7 +7,7 @@ JSON uses the keys of `summarise`, so `dvc metrics show` lines the stages up.
 from __future__ import annotations
 
 import numpy as np
-import torch
+from numpy.typing import ArrayLike
 
 from pipeline.core.labels import IGNORE_INDEX
 
@@ -58,8 +58,8 @@ def average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
     return float(precision_at[hits == 1].mean())
 
 
-def mean_average_precision(scores: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray) -> float:
-    """mAP over the classes that have at least one positive; (N, K) inputs."""
+def mean_average_precision(scores: ArrayLike, targets: ArrayLike) -> float:
+    """mAP over the classes that have at least one positive; (N, K) arrays or CPU tensors."""
     scores, targets = np.asarray(scores), np.asarray(targets)
     aps = [average_precision(scores[:, k], targets[:, k]) for k in range(scores.shape[1])]
     return float(np.nanmean(aps))

@@ -1,6 +1,7 @@
 """The final pseudo-labels: a dense CRF over the random walk's maps, image by image."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +23,9 @@ class CrfParams:
     workers: int = bounded(2, 1)  # worker processes
 
 
-def _crf_worker(item: tuple[Path, np.ndarray, np.ndarray, DenseCrfParams]) -> np.ndarray:
-    image_path, maps, classes, params = item
+def crf_label_map(item: tuple[Path, np.ndarray, np.ndarray], params: DenseCrfParams) -> np.ndarray:
+    """The CRF label map of one image from (image path, walked maps (n, H, W), their label indices)."""
+    image_path, maps, classes = item
     probabilities = maps / np.maximum(maps.sum(axis=0, keepdims=True), 1e-8)
     refined = crf_probabilities(read_image(image_path), probabilities, params)
     return classes.astype(np.uint8)[refined.argmax(axis=0)]
@@ -33,6 +35,7 @@ def write_crf_labels(reader: MapReader, manifest: Manifest, split: str, params: 
     """Dense-CRF labels of every image from the random walk's maps, as palette PNGs."""
     ids = manifest.ids(split)
     label_dir.mkdir(parents=True, exist_ok=True)
-    items = ((manifest.image_path(i), *reader.read(i), params.crf) for i in ids)
-    for image_id, labels in zip(ids, parallel_map(_crf_worker, items, params.workers, len(ids), "dense crf")):
+    items = ((manifest.image_path(i), *reader.read(i)) for i in ids)
+    worker = functools.partial(crf_label_map, params=params.crf)
+    for image_id, labels in zip(ids, parallel_map(worker, items, params.workers, len(ids), "dense crf")):
         save_label_png(label_dir / f"{image_id}.png", labels)

@@ -32,12 +32,15 @@ class TrainClassifierParams:
 
 
 @torch.no_grad()
-def predict_scores(model: Classifier, dataset: ImageDataset, batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_scores(model: Classifier, dataset: ImageDataset, batch_size: int, device: torch.device,
+                   runtime: RuntimeParams) -> tuple[torch.Tensor, torch.Tensor]:
     """Sigmoid class scores and label vectors of a whole split."""
     model.eval()
     scores, labels = [], []
     for batch in same_size_batches(dataset, batch_size):
-        scores.append(torch.sigmoid(model(batch["image"].to(device)).logits).cpu())
+        with autocast(device, runtime):
+            logits = model(batch["image"].to(device)).logits.float()
+        scores.append(torch.sigmoid(logits).cpu())
         labels.append(batch["labels"])
     return torch.cat(scores), torch.cat(labels)
 
@@ -64,7 +67,7 @@ def train_classifier(manifest: Manifest, train_split: str, val_split: str, param
         return terms
 
     def validate(epoch):
-        scores, labels = predict_scores(model, val_set, params.optim.batch_size, device)
+        scores, labels = predict_scores(model, val_set, params.optim.batch_size, device, runtime)
         return {"val_map": mean_average_precision(scores, labels)}
 
     history = fit(model, loader, optimizer, params.optim, step, validate, desc="classifier")
