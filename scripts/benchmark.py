@@ -88,7 +88,9 @@ def bench_stages(selected: list[str]) -> int:
             sys.stderr.write(output[-2000:])
             print(f"{stage}: FAILED", file=sys.stderr)
             return code
-        counts = {k: len(v) for k, v in json.loads(Path("data/manifest.json").read_text())["splits"].items()}
+        manifest = Path("data/manifest.json")
+        counts = ({k: len(v) for k, v in json.loads(manifest.read_text())["splits"].items()} if manifest.is_file()
+                  else {"train": params["builtin"]["num_train"], "val": params["builtin"]["num_val"]})
         images, parallel = stage_workload(stage, params, counts)
         rows.append({"stage": stage, "seconds": round(seconds, 1), "images": images,
                      "images_per_s": round(images / seconds, 1), "peak_mib": round(peak), "parallelism": parallel})
@@ -241,10 +243,17 @@ def _save(data: dict) -> None:
 def render(data: dict) -> str:
     lines = [f"Measured on {data.get('machine', 'an unnamed machine')} by `make benchmark`.", ""]
     if data.get("stages"):
-        lines += ["| stage | seconds | images | images/s | peak MiB | threads / workers |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['stage']} | {r['seconds']:.1f} | {r['images']} | {r['images_per_s']:.1f} | {r['peak_mib']} "
-                  f"| {r['parallelism']} |" for r in data["stages"]]
-        lines += [f"| **total** | **{sum(r['seconds'] for r in data['stages']):.0f}** | | | | |", ""]
+        before = {r["stage"]: r["seconds"] for r in data.get("baseline", {}).get("stages", [])}
+        if before:
+            lines += [f"Before: {data['baseline']['label']}.", ""]
+        head = "| stage | seconds | images | images/s | peak MiB | threads / workers |" + (" before, s |" if before else "")
+        lines += [head, "|---" * (6 + bool(before)) + "|"]
+        for r in data["stages"]:
+            old = f" {before[r['stage']]:.1f} |" if r["stage"] in before else (" - |" if before else "")
+            lines.append(f"| {r['stage']} | {r['seconds']:.1f} | {r['images']} | {r['images_per_s']:.1f} | "
+                         f"{r['peak_mib']} | {r['parallelism']} |" + old)
+        total_before = f" **{sum(before.values()):.0f}** |" if before else ""
+        lines += [f"| **total** | **{sum(r['seconds'] for r in data['stages']):.0f}** | | | | |" + total_before, ""]
     if data.get("walk"):
         lines += ["Random walk, one image with 3 maps, `exp_times` 8 (256 steps): ours (sparse, local) against "
                   "the published dense `hw x hw` matrix squared 8 times.", "",

@@ -9,7 +9,8 @@ from pipeline.eval.segmentation import EvaluateParams, predict
 from pipeline.io.files import write_json
 from pipeline.io.label_png import read_label_png
 from pipeline.models.deeplab import load_deeplab
-from stages.common import logged_read, logged_write, stage_command, stage_inputs
+from pipeline.training.runtime import RuntimeParams, setup_runtime
+from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
 
 
 @stage_command(metrics=True)
@@ -17,11 +18,14 @@ from stages.common import logged_read, logged_write, stage_command, stage_inputs
 @click.option("--reference", "reference_path", required=True, help="DeepLab trained on ground truth.")
 def main(manifest_path, model_path, reference_path, metrics_path) -> None:
     params, data, manifest = stage_inputs("evaluate", EvaluateParams, manifest_path)
+    runtime = read_section("runtime", RuntimeParams)
+    device = setup_runtime(runtime)
     dataset = ImageDataset(manifest, data.val_split)
     scores = {}
     for name, path in (("weak", model_path), ("full", reference_path)):
         model = load_deeplab(logged_read(path), manifest.fingerprint)
-        pairs = ((predict(model, dataset[i]["image"], params), read_label_png(manifest.mask_path(dataset.ids[i])))
+        pairs = ((predict(model, dataset[i]["image"], params, device, runtime),
+                  read_label_png(manifest.mask_path(dataset.ids[i])))
                  for i in tqdm(range(len(dataset)), desc=f"evaluate {name}", unit="img"))
         scores[name] = score_labels(pairs, label_names(manifest.classes))
     seg = dict(scores["weak"])

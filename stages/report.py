@@ -15,6 +15,7 @@ from pipeline.io.files import atomic_path
 from pipeline.io.label_png import read_label_png
 from pipeline.io.maps import MapReader
 from pipeline.models.deeplab import load_deeplab
+from pipeline.training.runtime import RuntimeParams, setup_runtime
 from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
 
 
@@ -28,6 +29,8 @@ from stages.common import logged_read, logged_write, read_section, stage_command
 @click.option("--samples", "samples_path", required=True, help="Sample grid PNG (a dvc plots image).")
 def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_path, samples_path) -> None:
     params, data, manifest = stage_inputs("report", ReportParams, manifest_path)
+    runtime = read_section("runtime", RuntimeParams)
+    device = setup_runtime(runtime)
     threshold = read_section("eval_cams", EvalCamsParams).bg_threshold
     evaluation = read_section("evaluate", EvaluateParams)  # the predictions shown are the ones scored
     metrics = {}
@@ -44,7 +47,7 @@ def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_pa
                 colourise(labels_from_maps(*reader.read(image_id), threshold)),
                 colourise(read_label_png(Path(rw_dir) / f"{image_id}.png")),
                 colourise(read_label_png(Path(crf_dir) / f"{image_id}.png")),
-                colourise(predict(model, dataset[index]["image"], evaluation)),
+                colourise(predict(model, dataset[index]["image"], evaluation, device, runtime)),
             ])
     with atomic_path(samples_path) as tmp:
         Image.fromarray(sample_grid(rows)).save(tmp, format="PNG")

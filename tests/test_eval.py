@@ -7,7 +7,10 @@ from pipeline.eval.cam_scores import EvalCamsParams, score_cams, sweep_threshold
 from pipeline.eval.segmentation import EvaluateParams, predict
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapReader, MapWriter
+from pipeline.training.runtime import RuntimeParams
 from tests.conftest import write_voc
+
+CPU = torch.device("cpu")
 
 
 def test_sweep_thresholds_include_both_ends():
@@ -47,7 +50,7 @@ def test_predict_averages_scales_and_flips_of_a_per_pixel_model(scales, flip):
     image = torch.zeros(3, 8, 8)
     image[0, :, :3] = 1.0  # class 1 on the left three columns
     image[0, :, 3:] = -1.0
-    labels = predict(SignNet(), image, EvaluateParams(scales=scales, flip=flip))
+    labels = predict(SignNet(), image, EvaluateParams(scales=scales, flip=flip), CPU, RuntimeParams())
     assert labels.dtype == np.uint8 and labels.shape == (8, 8)
     expected = np.zeros((8, 8), np.uint8)
     expected[:, :3] = 1
@@ -60,7 +63,7 @@ def test_predict_with_crf_returns_labels_of_the_image_size():
     image = torch.zeros(3, 8, 8)
     image[0, :, :4] = 1.0
     image[0, :, 4:] = -1.0
-    labels = predict(SignNet(), image, EvaluateParams(crf=DenseCrfParams(iterations=2)))
+    labels = predict(SignNet(), image, EvaluateParams(crf=DenseCrfParams(iterations=2)), CPU, RuntimeParams())
     assert labels.shape == (8, 8) and (labels[:, :2] == 1).all() and (labels[:, 6:] == 0).all()
 
 

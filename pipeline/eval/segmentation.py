@@ -11,6 +11,7 @@ from pipeline.core.config import listed
 from pipeline.data.transforms import denormalise
 from pipeline.models.multiscale import multiscale_sum
 from pipeline.refine.crf import DenseCrfParams, crf_probabilities
+from pipeline.training.runtime import RuntimeParams, autocast
 
 
 @dataclass
@@ -23,11 +24,17 @@ class EvaluateParams:
 
 
 @torch.no_grad()
-def predict(model: DeepLabV3, image: torch.Tensor, params: EvaluateParams) -> np.ndarray:
+def predict(model: DeepLabV3, image: torch.Tensor, params: EvaluateParams, device: torch.device,
+            runtime: RuntimeParams) -> np.ndarray:
     """Label map of one normalised image (3, H, W), multi-scale / flip / CRF as configured."""
-    model.eval()
-    total = multiscale_sum(lambda batch: torch.softmax(model(batch)["out"], dim=1), image[None], params.scales,
-                           params.flip)[0]
+    model.eval().to(device)
+
+    def probabilities_of(batch: torch.Tensor) -> torch.Tensor:
+        with autocast(device, runtime):
+            logits = model(batch)["out"].float()
+        return torch.softmax(logits, dim=1)
+
+    total = multiscale_sum(probabilities_of, image[None].to(device), params.scales, params.flip)[0].cpu()
     probabilities = (total / total.sum(dim=0, keepdim=True)).numpy()
     if params.crf is not None:
         probabilities = crf_probabilities(denormalise(image), probabilities, params.crf)

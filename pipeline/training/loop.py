@@ -19,7 +19,7 @@ class OptimParams:
     times the backbone lr. Defaults: the classifier's shipped values."""
 
     optimizer: str = choice("adamw", ("sgd", "adamw"))
-    epochs: int = bounded(8, 1)
+    epochs: int = bounded(10, 1)
     batch_size: int = bounded(16, 1)
     lr: float = bounded(0.001, 0.0)
     head_lr_mult: float = bounded(1.0, 0.0)
