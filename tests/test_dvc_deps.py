@@ -37,3 +37,10 @@ def test_foreach_stages_are_expanded_per_item():
 def test_the_crf_stage_runs_no_network_code():
     files = {str(p.relative_to(REPO)) for p in dvc_deps.imported_files("stages.crf")}
     assert not any(f.startswith(("pipeline/models", "pipeline/training")) for f in files), files
+
+
+def test_folder_dependencies_ignore_python_byte_code():
+    # pipeline/core and other folders are deps: without this, dvc.lock would hash .pyc
+    # files, which differ by interpreter and appear once code has run.
+    patterns = (REPO / ".dvcignore").read_text().split()
+    assert "__pycache__/" in patterns and "*.pyc" in patterns

@@ -16,7 +16,8 @@ from tqdm import tqdm
 def parallel_map(function: Callable[[Any], Any], items: Iterable[Any], workers: int, total: int, desc: str) -> Iterator[Any]:
     """`map` over a pool of `workers` processes (in order), with a progress bar.
 
-    One worker runs in this process. `function` must be picklable (a module-level
+    With one worker, `function` runs in this process; with more, this process only feeds
+    the pool and collects results in order. `function` must be picklable (a module-level
     function or a functools.partial of one).
     """
     bar = tqdm(total=total, desc=desc, unit="img")
