@@ -265,7 +265,7 @@ def render(data: dict) -> str:
     if data.get("walk"):
         lines += ["Random walk, one image with 3 maps, `exp_times` 8 (256 steps): ours (sparse, local) against "
                   "the published dense `hw x hw` matrix squared 8 times. Peak memory is the whole process's, "
-                  "about 830 MiB of which is importing torch.", "",
+                  "most of it the torch import.", "",
                   "| feature map | sparse s | sparse peak MiB | dense s | dense peak MiB | dense / sparse | "
                   "same labels |", "|---|---|---|---|---|---|---|"]
         for r in data["walk"]:

@@ -23,7 +23,7 @@ def main(manifest_path, model_path, reference_path, metrics_path) -> None:
     dataset = ImageDataset(manifest, data.val_split)
     scores = {}
     for name, path in (("weak", model_path), ("full", reference_path)):
-        model = load_deeplab(logged_read(path), manifest.fingerprint)
+        model = load_deeplab(logged_read(path), manifest.fingerprint).eval().to(device)
         pairs = ((predict(model, dataset[i]["image"], params, device, runtime),
                   read_label_png(manifest.mask_path(dataset.ids[i])))
                  for i in tqdm(range(len(dataset)), desc=f"evaluate {name}", unit="img"))

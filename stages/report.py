@@ -36,7 +36,7 @@ def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_pa
     metrics = {}
     for path in metric_paths:
         metrics.update(json.loads(logged_read(path).read_text()))
-    model = load_deeplab(logged_read(model_path), manifest.fingerprint)
+    model = load_deeplab(logged_read(model_path), manifest.fingerprint).eval().to(device)
     dataset = ImageDataset(manifest, data.train_split)
     rows = []
     with MapReader(logged_read(cams), manifest.fingerprint) as reader:

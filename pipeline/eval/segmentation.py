@@ -26,8 +26,9 @@ class EvaluateParams:
 @torch.no_grad()
 def predict(model: DeepLabV3, image: torch.Tensor, params: EvaluateParams, device: torch.device,
             runtime: RuntimeParams) -> np.ndarray:
-    """Label map of one normalised image (3, H, W), multi-scale / flip / CRF as configured."""
-    model.eval().to(device)
+    """Label map of one normalised image (3, H, W), multi-scale / flip / CRF as configured.
+
+    `model` must already be on `device` and in eval mode (the callers do it once)."""
 
     def probabilities_of(batch: torch.Tensor) -> torch.Tensor:
         with autocast(device, runtime):

@@ -51,7 +51,7 @@ def make_optimizer(model: nn.Module, new_layers: list[nn.Module], params: OptimP
     groups = [(backbone, 1.0), (new, params.head_lr_mult)]
     param_groups = [{"params": p, "lr": params.lr * mult, "lr_mult": mult} for p, mult in groups if p]
     # One fused kernel per step instead of a loop over tensors (on the CPU, the loop alone
-    # cost about a tenth of a ResNet-18 training step).
+    # was a visible share of a ResNet-18 training step).
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in backbone + new)
     if params.optimizer == "adamw":
         return torch.optim.AdamW(param_groups, lr=params.lr, weight_decay=params.weight_decay, fused=fused)
