@@ -1,5 +1,4 @@
 """Stage report: the per-stage table, per-class IoU and a sample grid, as HTML and PNG."""
-import json
 from pathlib import Path
 
 import click
@@ -9,14 +8,15 @@ from pipeline.core.labels import labels_from_maps
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import read_image
 from pipeline.eval.cam_scores import EvalCamsParams
+from pipeline.eval.label_scores import read_truth
 from pipeline.eval.report import ReportParams, colourise, render_html, sample_grid
 from pipeline.eval.segmentation import EvaluateParams, predict
-from pipeline.io.files import atomic_path
+from pipeline.io.files import atomic_path, read_json
 from pipeline.io.label_png import read_label_png
 from pipeline.io.maps import MapReader
 from pipeline.models.deeplab import load_deeplab
 from pipeline.training.runtime import RuntimeParams, setup_runtime
-from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
+from stages.common import logged_read, logged_write, output_option, read_section, stage_command, stage_inputs
 
 
 @stage_command()
@@ -25,8 +25,8 @@ from stages.common import logged_read, logged_write, read_section, stage_command
 @click.option("--rw-labels", "rw_dir", required=True)
 @click.option("--crf-labels", "crf_dir", required=True)
 @click.option("--model", "model_path", required=True, help="DeepLab trained on the pseudo-labels.")
-@click.option("--html", "html_path", required=True)
-@click.option("--samples", "samples_path", required=True, help="Sample grid PNG (a dvc plots image).")
+@output_option("--html", "html_path")
+@output_option("--samples", "samples_path", help="Sample grid PNG (a dvc plots image).")
 def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_path, samples_path) -> None:
     params, data, manifest = stage_inputs("report", ReportParams, manifest_path)
     runtime = read_section("runtime", RuntimeParams)
@@ -35,15 +35,16 @@ def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, html_pa
     evaluation = read_section("evaluate", EvaluateParams)  # the predictions shown are the ones scored
     metrics = {}
     for path in metric_paths:
-        metrics.update(json.loads(logged_read(path).read_text()))
+        metrics.update(read_json(logged_read(path), "rerun `dvc repro` to write it again"))
     model = load_deeplab(logged_read(model_path), manifest.fingerprint).eval().to(device)
     dataset = ImageDataset(manifest, data.train_split)
     rows = []
     with MapReader(logged_read(cams), manifest.fingerprint) as reader:
         for index, image_id in enumerate(dataset.ids[:params.samples]):
+            image = read_image(manifest.image_path(image_id))
             rows.append([
-                read_image(manifest.image_path(image_id)),
-                colourise(read_label_png(manifest.mask_path(image_id))),
+                image,
+                colourise(read_truth(manifest, image_id, image.shape[:2])),
                 colourise(labels_from_maps(*reader.read(image_id), threshold)),
                 colourise(read_label_png(Path(rw_dir) / f"{image_id}.png")),
                 colourise(read_label_png(Path(crf_dir) / f"{image_id}.png")),

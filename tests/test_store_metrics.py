@@ -56,7 +56,7 @@ def test_confusion_matrix_and_scores_by_hand():
     truth = np.array([0, 0, 1, 1, 2, 255])
     prediction = np.array([0, 1, 1, 1, 0, 2])
     confusion = confusion_matrix(prediction, truth, 3)
-    assert confusion.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert confusion.tolist() == [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 0]]  # last column: no class
     scores = summarise(confusion, ["bg", "a", "b"])
     # IoU: bg 1/(1+1+1), a 2/(2+1), b 0/(0+0+1)
     assert scores["miou"] == pytest.approx((1 / 3 + 2 / 3 + 0) / 3)
@@ -64,6 +64,17 @@ def test_confusion_matrix_and_scores_by_hand():
     assert scores["per_class"]["b"]["fn_share"] == pytest.approx(1.0)
     assert scores["fg_recall"] == pytest.approx(2 / 3)  # 3 foreground pixels, 2 predicted foreground
     assert scores["fg_precision"] == pytest.approx(2 / 3)  # 3 predicted foreground, 2 of them right
+
+
+def test_a_prediction_outside_the_classes_is_wrong_never_a_class():
+    truth = np.array([1, 1, 2, 2])
+    prediction = np.array([1, 255, 2, 7])  # 255 (ignore) and 7 are no class of three
+    confusion = confusion_matrix(prediction, truth, 3)
+    assert confusion.tolist() == [[0, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 1]]
+    scores = summarise(confusion, ["bg", "a", "b"])
+    assert scores["per_class"]["a"]["iou"] == 0.5 and scores["per_class"]["b"]["iou"] == 0.5
+    assert "bg" not in scores["per_class"]  # nothing was counted as background either
+    assert scores["fg_recall"] == 0.5 and scores["fg_precision"] == 1.0
 
 
 def test_labels_from_maps_uses_constant_background():

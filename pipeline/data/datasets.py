@@ -19,7 +19,7 @@ class ImageDataset(Dataset):
     `pixel_targets` maps a name to (loader of a per-pixel map for an image id, padding
     value); integer maps (labels) become long tensors, float maps stay float. With
     `crop_size` set, a random scale / flip / crop is applied, seeded per sample from
-    `seed` and the epoch so runs repeat exactly.
+    `seed` and the epoch so runs repeat exactly. `ids` narrows the split to some of its images.
     """
 
     def __init__(
@@ -30,10 +30,11 @@ class ImageDataset(Dataset):
         crop_size: int | None = None,
         scale_range: tuple[float, float] = (1.0, 1.0),
         seed: int = 0,
+        ids: list[str] | None = None,
     ):
         self.manifest = manifest
         self.split = split
-        self.ids = manifest.ids(split)
+        self.ids = manifest.ids(split) if ids is None else ids
         self.pixel_targets = pixel_targets or {}
         self.crop_size = crop_size
         self.scale_range = tuple(scale_range)

@@ -10,7 +10,7 @@ from pipeline.core.config import bounded, listed
 from pipeline.core.labels import label_names, labels_from_maps
 from pipeline.data.voc import Manifest
 from pipeline.eval.label_scores import read_truth
-from pipeline.eval.metrics import confusion_matrix, summarise
+from pipeline.eval.metrics import confusion_matrix, empty_confusion, summarise
 from pipeline.io.maps import MapReader
 
 
@@ -35,7 +35,8 @@ def sweep_thresholds(sweep: list[float]) -> list[float]:
 
 
 def score_cams(reader: MapReader, manifest: Manifest, split: str, params: EvalCamsParams) -> tuple[dict, list[dict]]:
-    """Scores at the configured background threshold, plus the oracle sweep.
+    """Scores at the configured background threshold, plus the oracle sweep, on the images
+    of `split` that have a mask.
 
     The oracle picks the threshold with the best mIoU against the very ground truth it is
     scored on, as published code does: it is reported, never used downstream.
@@ -43,8 +44,9 @@ def score_cams(reader: MapReader, manifest: Manifest, split: str, params: EvalCa
     thresholds = sweep_thresholds(params.sweep)
     everything = sorted(set(thresholds) | {params.bg_threshold})
     num_labels = manifest.num_classes + 1
-    confusions = {t: np.zeros((num_labels, num_labels), dtype=np.int64) for t in everything}
-    for image_id in tqdm(manifest.ids(split), desc="score cams", unit="img"):
+    confusions = {t: empty_confusion(num_labels) for t in everything}
+    scored = manifest.masked_ids(split)
+    for image_id in tqdm(scored, desc="score cams", unit="img"):
         maps, classes = reader.read(image_id)
         truth = read_truth(manifest, image_id, maps.shape[1:])
         for threshold in everything:
@@ -53,7 +55,8 @@ def score_cams(reader: MapReader, manifest: Manifest, split: str, params: EvalCa
     curve = [{"threshold": t, **_headline(summarise(confusions[t], names))} for t in thresholds]
     best = max(curve, key=lambda row: row["miou"])
     summary = summarise(confusions[params.bg_threshold], names)
-    summary.update(bg_threshold=params.bg_threshold, oracle_threshold=best["threshold"], oracle_miou=best["miou"])
+    summary.update(bg_threshold=params.bg_threshold, oracle_threshold=best["threshold"], oracle_miou=best["miou"],
+                   scored_images=len(scored), images=len(manifest.ids(split)))
     return summary, curve
 
 

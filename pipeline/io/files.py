@@ -12,6 +12,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.core.errors import PipelineError
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -22,7 +24,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = temporary_path(target)
     _remove(tmp)
     try:
         yield tmp
@@ -33,11 +35,37 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.replace(tmp, target)
 
 
+def temporary_path(target: str | Path) -> Path:
+    """Where `atomic_path` writes `target` until it is complete."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.tmp")
+
+
+def remove_stale_temporary(target: str | Path) -> bool:
+    """Remove what an interrupted (killed) run left at `target`'s temporary path; True if any."""
+    tmp = temporary_path(target)
+    if not (tmp.exists() or tmp.is_symlink()):
+        return False
+    _remove(tmp)
+    return True
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def read_json(path: str | Path, remedy: str) -> object:
+    """A JSON file written by a stage; missing or truncated is a one-line error ending in `remedy`."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: not found; {remedy}")
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PipelineError(f"{path}: not complete JSON ({exc}); {remedy}") from exc
 
 
 def write_json(path: str | Path, data: object) -> None:

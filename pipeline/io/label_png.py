@@ -31,14 +31,22 @@ def save_label_png(path: str | Path, label: np.ndarray) -> None:
 
 
 def read_label_png(path: str | Path) -> np.ndarray:
-    """Read a label PNG (palette or greyscale) as its class indices."""
+    """Read a label PNG (palette, 8-bit or 16-bit greyscale) as its class indices (uint8).
+
+    A 16-bit mask is read as the numbers it holds: a value above 255 is an error, never
+    wrapped around (258 would otherwise become class 2).
+    """
     try:
         with Image.open(path) as image:
-            if image.mode not in ("P", "L", "I", "I;16"):
+            if image.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
                 raise PipelineError(
                     f"{path}: label image has mode {image.mode}; expected class indices "
-                    "(a palette or greyscale PNG)"
+                    "(a palette or greyscale PNG, not colours)"
                 )
-            return np.array(image, dtype=np.uint8)
+            values = np.array(image)
     except (OSError, SyntaxError) as exc:
         raise PipelineError(f"{path}: cannot read label image ({exc})") from exc
+    if values.dtype != np.uint8 and values.size and (values.min() < 0 or values.max() > 255):
+        outside = int(values.max()) if values.max() > 255 else int(values.min())
+        raise PipelineError(f"{path}: label value {outside} is not a class index (0..254, 255 ignore); fix the mask")
+    return values.astype(np.uint8)

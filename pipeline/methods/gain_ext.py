@@ -54,7 +54,7 @@ class GainExtMethod(GainMethod):
 
     def __init__(self, params, manifest, split, seed):
         super().__init__(params, manifest, split, seed)
-        self.mask_ids = pick_mask_images(manifest.ids(split), params.mask_share, seed)
+        self.mask_ids = pick_mask_images(manifest.masked_ids(split), params.mask_share, seed)
 
     def _mask(self, image_id: str) -> np.ndarray:
         if image_id in self.mask_ids:

@@ -42,8 +42,9 @@ def _class_weights(dataset: ImageDataset, loader: Callable[[str], np.ndarray], n
 
 def train_deeplab(manifest: Manifest, split: str, label_loader: Callable[[str], np.ndarray],
                   params: TrainSegmentationParams, classifier_state: dict | None, seed: int, runtime: RuntimeParams,
-                  device: torch.device) -> tuple[DeepLabV3, list[dict]]:
-    """Train DeepLab on `label_loader(image_id)` label maps (255 ignored)."""
+                  device: torch.device, ids: list[str] | None = None) -> tuple[DeepLabV3, list[dict]]:
+    """Train DeepLab on `label_loader(image_id)` label maps (255 ignored), over `ids` of `split`
+    (default: all of them)."""
     seed_everything(seed)
     num_labels = manifest.num_classes + 1
     model = build_deeplab(params.arch, num_labels, params.init == "imagenet")
@@ -51,7 +52,7 @@ def train_deeplab(manifest: Manifest, split: str, label_loader: Callable[[str], 
         load_backbone_from_classifier(model, classifier_state)
     model.to(device)
     dataset = ImageDataset(manifest, split, {"target": (label_loader, float(IGNORE_INDEX))},
-                           params.crop_size, params.scale_range, seed)
+                           params.crop_size, params.scale_range, seed, ids)
     loader = make_loader(dataset, params.optim.batch_size, runtime, seed)
     weights = _class_weights(dataset, label_loader, num_labels).to(device) if params.balanced else None
     optimizer = make_optimizer(model, [model.classifier], params.optim)
