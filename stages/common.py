@@ -16,24 +16,51 @@ import click
 from pipeline.core.config import load_params, section, seed_of
 from pipeline.core.errors import PipelineError
 from pipeline.data.voc import DataParams, Manifest
+from pipeline.io.files import remove_stale_temporary, temporary_path
 
 log = logging.getLogger("stage")
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def _file_system_error(exc: OSError) -> str:
+    """One line for an error of the file system (a full disk, a read-only folder, a file size limit)."""
+    where = exc.filename or "writing an output"
+    reason = (exc.strerror or str(exc)).splitlines()[0]
+    return f"{where}: {reason}; free space or fix permissions where the outputs go, then rerun"
+
 
 def stage(function):
-    """Run a stage body with logging set up; a PipelineError becomes `error: ...` and exit 1."""
+    """Run a stage body with logging set up; a PipelineError, or the file system refusing a
+    read or write, becomes one `error: ...` line and exit 1."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+        _configure_logging()
         try:
             return function(*args, **kwargs)
         except PipelineError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            sys.exit(1)
+        except OSError as exc:
+            print(f"error: {_file_system_error(exc)}", file=sys.stderr)
+        sys.exit(1)
 
     return wrapper
+
+
+def _clear_stale_temporary(_context: click.Context, _parameter: click.Parameter, value: str) -> str:
+    if remove_stale_temporary(value):
+        _configure_logging()
+        log.warning("removed %s: the temporary of an interrupted run", temporary_path(value))
+    return value
+
+
+def output_option(*declarations: str, **kwargs: Any):
+    """A required click option naming a file or folder the stage writes. The temporary an
+    interrupted run left beside it is removed as the stage starts, before any work."""
+    return click.option(*declarations, required=True, callback=_clear_stale_temporary, **kwargs)
 
 
 def stage_command(manifest: bool = True, metrics: bool = False):
@@ -43,7 +70,7 @@ def stage_command(manifest: bool = True, metrics: bool = False):
     def decorate(function):
         command = stage(function)
         if metrics:
-            command = click.option("--metrics", "metrics_path", required=True, help="Metrics JSON to write.")(command)
+            command = output_option("--metrics", "metrics_path", help="Metrics JSON to write.")(command)
         if manifest:
             command = click.option("--manifest", "manifest_path", required=True, help="Manifest from prepare.")(command)
         return click.command()(command)

@@ -5,12 +5,12 @@ from pipeline.eval.label_scores import write_label_scores
 from pipeline.io.files import atomic_path
 from pipeline.io.maps import MapReader
 from pipeline.refine.crf_labels import CrfParams, write_crf_labels
-from stages.common import logged_read, logged_write, stage_command, stage_inputs
+from stages.common import logged_read, logged_write, output_option, stage_command, stage_inputs
 
 
 @stage_command(metrics=True)
 @click.option("--maps", "maps_path", required=True, help="HDF5 maps from random_walk.")
-@click.option("--labels", "label_dir", required=True, help="Folder for the pseudo-label PNGs.")
+@output_option("--labels", "label_dir", help="Folder for the pseudo-label PNGs.")
 def main(manifest_path, maps_path, label_dir, metrics_path) -> None:
     params, data, manifest = stage_inputs("crf", CrfParams, manifest_path)
     with MapReader(logged_read(maps_path), manifest.fingerprint) as reader, atomic_path(label_dir) as tmp:

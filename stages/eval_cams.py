@@ -4,12 +4,12 @@ import click
 from pipeline.eval.cam_scores import EvalCamsParams, score_cams
 from pipeline.io.files import write_csv, write_json
 from pipeline.io.maps import MapReader
-from stages.common import logged_read, logged_write, stage_command, stage_inputs
+from stages.common import logged_read, logged_write, output_option, stage_command, stage_inputs
 
 
 @stage_command(metrics=True)
 @click.option("--cams", required=True, help="HDF5 maps from extract_cams.")
-@click.option("--sweep", "sweep_path", required=True, help="Threshold curve (CSV, for dvc plots).")
+@output_option("--sweep", "sweep_path", help="Threshold curve (CSV, for dvc plots).")
 def main(manifest_path: str, cams: str, metrics_path: str, sweep_path: str) -> None:
     params, data, manifest = stage_inputs("eval_cams", EvalCamsParams, manifest_path)
     with MapReader(logged_read(cams), manifest.fingerprint) as reader:

@@ -4,12 +4,12 @@ import click
 from pipeline.cams.extract import ExtractCamsParams, extract_maps
 from pipeline.models.classifier import load_classifier
 from pipeline.training.runtime import RuntimeParams, setup_runtime
-from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
+from stages.common import logged_read, logged_write, output_option, read_section, stage_command, stage_inputs
 
 
 @stage_command()
 @click.option("--model", "model_path", required=True)
-@click.option("--out", required=True, help="HDF5 file to write.")
+@output_option("--out", help="HDF5 file to write.")
 def main(manifest_path: str, model_path: str, out: str) -> None:
     params, data, manifest = stage_inputs("extract_cams", ExtractCamsParams, manifest_path)
     runtime = read_section("runtime", RuntimeParams)

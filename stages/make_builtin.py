@@ -1,12 +1,10 @@
 """Stage make_builtin: generate the built-in VOC-layout dataset."""
-import click
-
 from pipeline.data.synthetic import BuiltinParams, generate_dataset
-from stages.common import logged_write, read_section, stage_command
+from stages.common import logged_write, output_option, read_section, stage_command
 
 
 @stage_command(manifest=False)
-@click.option("--out", required=True, help="Dataset root to create.")
+@output_option("--out", help="Dataset root to create.")
 def main(out: str) -> None:
     params = read_section("builtin", BuiltinParams)
     generate_dataset(out, params)

@@ -1,12 +1,10 @@
 """Stage prepare: check the VOC-layout dataset at data.root and write its manifest."""
-import click
-
 from pipeline.data.voc import DataParams, index_dataset
-from stages.common import logged_read, logged_write, read_section, stage_command
+from stages.common import logged_read, logged_write, output_option, read_section, stage_command
 
 
 @stage_command(manifest=False)
-@click.option("--out", required=True, help="Manifest JSON to write.")
+@output_option("--out", help="Manifest JSON to write.")
 def main(out: str) -> None:
     params = read_section("data", DataParams)
     logged_read(params.root)

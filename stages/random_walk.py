@@ -8,15 +8,15 @@ from pipeline.models.affinity import load_affinity
 from pipeline.models.classifier import load_classifier
 from pipeline.refine.random_walk import RandomWalkParams, write_random_walk
 from pipeline.training.runtime import RuntimeParams, setup_runtime
-from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
+from stages.common import logged_read, logged_write, output_option, read_section, stage_command, stage_inputs
 
 
 @stage_command(metrics=True)
 @click.option("--cams", required=True)
 @click.option("--classifier", "classifier_path", required=True)
 @click.option("--affinity", "affinity_path", required=True)
-@click.option("--out", required=True, help="HDF5 file of the walked maps (background first).")
-@click.option("--labels", "label_dir", required=True, help="Folder for the label PNGs.")
+@output_option("--out", help="HDF5 file of the walked maps (background first).")
+@output_option("--labels", "label_dir", help="Folder for the label PNGs.")
 def main(manifest_path, cams, classifier_path, affinity_path, out, label_dir, metrics_path) -> None:
     params, data, manifest = stage_inputs("random_walk", RandomWalkParams, manifest_path)
     runtime = read_section("runtime", RuntimeParams)

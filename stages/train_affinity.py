@@ -4,15 +4,15 @@ import click
 from pipeline.models.classifier import load_classifier
 from pipeline.training.affinity import TrainAffinityParams, train_affinity
 from pipeline.training.runtime import RuntimeParams, setup_runtime
-from stages.common import logged_read, read_section, read_seed, stage_command, stage_inputs
+from stages.common import logged_read, output_option, read_section, read_seed, stage_command, stage_inputs
 from stages.training_outputs import write_training_outputs
 
 
 @stage_command()
 @click.option("--classifier", "classifier_path", required=True)
 @click.option("--labels", "label_dir", required=True, help="Confident labels from affinity_labels.")
-@click.option("--model", "model_path", required=True, help="AffinityNet checkpoint to write.")
-@click.option("--history", "history_path", required=True)
+@output_option("--model", "model_path", help="AffinityNet checkpoint to write.")
+@output_option("--history", "history_path")
 def main(manifest_path, classifier_path, label_dir, model_path, history_path) -> None:
     params, data, manifest = stage_inputs("train_affinity", TrainAffinityParams, manifest_path)
     runtime = read_section("runtime", RuntimeParams)

@@ -1,16 +1,14 @@
 """Stage train_classifier: train the CAM classifier with the configured method."""
-import click
-
 from pipeline.io.files import write_json
 from pipeline.training.classifier import TrainClassifierParams, train_classifier
 from pipeline.training.runtime import RuntimeParams, setup_runtime
-from stages.common import logged_write, read_section, read_seed, stage_command, stage_inputs
+from stages.common import logged_write, output_option, read_section, read_seed, stage_command, stage_inputs
 from stages.training_outputs import write_training_outputs
 
 
 @stage_command(metrics=True)
-@click.option("--model", "model_path", required=True, help="Checkpoint to write.")
-@click.option("--history", "history_path", required=True, help="Per-epoch figures (CSV, for dvc plots).")
+@output_option("--model", "model_path", help="Checkpoint to write.")
+@output_option("--history", "history_path", help="Per-epoch figures (CSV, for dvc plots).")
 def main(manifest_path: str, model_path: str, metrics_path: str, history_path: str) -> None:
     params, data, manifest = stage_inputs("train_classifier", TrainClassifierParams, manifest_path)
     runtime = read_section("runtime", RuntimeParams)

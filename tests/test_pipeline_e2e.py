@@ -145,3 +145,18 @@ def test_affinity_training_settings_do_not_relabel_the_train_split(project):
 
 def test_evaluation_settings_rerun_evaluate_and_the_report_only(project):
     assert _changed_after(project, lambda params: params["evaluate"].update(flip=True)) == {"evaluate", "report"}
+
+
+def test_a_missing_data_root_is_named_before_dvc_hashes_it(project):
+    # Last in this file: DVC removes check_root's output before running it.
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["data"]["root"] = "nowhere"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        result = dvc("repro", cwd=project)
+    finally:
+        (project / "params.yaml").write_text(original)
+    assert result.returncode != 0
+    assert "error: data.root='nowhere' does not exist" in result.stderr
+    assert "Errno 2" not in result.stdout + result.stderr

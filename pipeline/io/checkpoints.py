@@ -15,7 +15,11 @@ def save_checkpoint(path: str | Path, model: nn.Module, fingerprint: str, **extr
     any `extra` facts (method, label source), atomically."""
     meta = {"model": dict(model.config), "fingerprint": fingerprint, **extra}
     with atomic_path(path) as tmp:
-        torch.save({"meta": meta, "state_dict": model.state_dict()}, tmp)
+        try:
+            torch.save({"meta": meta, "state_dict": model.state_dict()}, tmp)
+        except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
+            raise PipelineError(f"{path}: writing the checkpoint failed ({str(exc).splitlines()[0]}); "
+                                "free disk space or fix permissions, then rerun") from exc
 
 
 def load_checkpoint(path: str | Path, fingerprint: str) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -18,6 +19,10 @@ class MapWriter:
     0 = background) and the attribute `size` (H, W); file attributes describe how the maps
     were made (method, scales, the dataset fingerprint). Use as a context manager: the
     file appears under its final name only when the block completes.
+
+    HDF5's chunk cache is off: every image is written when `write` is called, so a full
+    disk is an error there. With the cache on, the failed write surfaces only when HDF5
+    closes the file or frees a dataset, where h5py can only print it, and then crashes.
     """
 
     def __init__(self, path: str | Path, attrs: dict):
@@ -27,24 +32,39 @@ class MapWriter:
 
     def __enter__(self) -> "MapWriter":
         self._tmp = self._ctx.__enter__()
-        self._file = h5py.File(self._tmp, "w")
+        self._file = h5py.File(self._tmp, "w", rdcc_nbytes=0)
         for key, value in self.attrs.items():
             self._file.attrs[key] = json.dumps(value)
         return self
 
     def write(self, image_id: str, maps: np.ndarray, classes: np.ndarray) -> None:
         """Store `maps` (n, H, W) for label indices `classes` (n,) under `image_id`."""
-        group = self._file.create_group(image_id)
-        chunks = (1, *maps.shape[1:]) if maps.shape[0] else None
-        group.create_dataset(
-            "maps", data=maps.astype(np.float16), chunks=chunks, compression="gzip",
-            compression_opts=4, shuffle=True,
-        )
-        group.create_dataset("classes", data=np.asarray(classes, dtype=np.int16))
-        group.attrs["size"] = maps.shape[1:]
+        try:
+            group = self._file.create_group(image_id)
+            chunks = (1, *maps.shape[1:]) if maps.shape[0] else None
+            group.create_dataset(
+                "maps", data=maps.astype(np.float16), chunks=chunks, compression="gzip",
+                compression_opts=4, shuffle=True,
+            )
+            group.create_dataset("classes", data=np.asarray(classes, dtype=np.int16))
+            group.attrs["size"] = maps.shape[1:]
+        except (OSError, RuntimeError) as exc:
+            raise self._write_error(exc) from exc
+
+    def _write_error(self, exc: Exception) -> PipelineError:
+        errno = getattr(exc, "errno", None)
+        reason = os.strerror(errno) if errno else str(exc).splitlines()[0]
+        return PipelineError(f"{self.path}: writing the maps failed ({reason}); free disk space or fix permissions, "
+                             "then rerun")
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self._file.close()
+        try:
+            self._file.close()
+        except (OSError, RuntimeError) as close_error:  # HDF5 writes its index when it closes the file
+            if exc is None:
+                error = self._write_error(close_error)
+                self._ctx.__exit__(PipelineError, error, None)  # removes the temporary
+                raise error from close_error
         return bool(self._ctx.__exit__(exc_type, exc, tb))
 
 
