@@ -1,35 +1,44 @@
 """Stage evaluate: score DeepLab (pseudo-labels) and the fully supervised reference on val."""
 import click
+import numpy as np
 from tqdm import tqdm
 
 from pipeline.core.labels import label_names
+from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
-from pipeline.eval.label_scores import score_labels
+from pipeline.distributed.world import World
+from pipeline.eval.label_scores import label_confusion
+from pipeline.eval.metrics import summarise
 from pipeline.eval.segmentation import EvaluateParams, predict
 from pipeline.io.files import write_json
 from pipeline.io.label_png import read_label_png
 from pipeline.models.deeplab import load_deeplab
-from pipeline.training.runtime import RuntimeParams, setup_runtime
+from pipeline.training.runtime import setup_runtime, sum_over_processes
 from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
 
 
-@stage_command(metrics=True)
+@stage_command(metrics=True, distributed=True)
 @click.option("--model", "model_path", required=True, help="DeepLab trained on the pseudo-labels.")
 @click.option("--reference", "reference_path", required=True, help="DeepLab trained on ground truth.")
 def main(manifest_path, model_path, reference_path, metrics_path) -> None:
     params, data, manifest = stage_inputs("evaluate", EvaluateParams, manifest_path)
-    runtime = read_section("runtime", RuntimeParams)
-    device = setup_runtime(runtime)
+    runtime, world = read_section("runtime", RuntimeParams), World.from_env()
+    device = setup_runtime(runtime, world)
     dataset = ImageDataset(manifest, data.val_split)
-    scores = {}
+    names = label_names(manifest.classes)
+    confusions = []
     for name, path in (("weak", model_path), ("full", reference_path)):
         model = load_deeplab(logged_read(path), manifest.fingerprint).eval().to(device)
         pairs = ((predict(model, dataset[i]["image"], params, device, runtime),
                   read_label_png(manifest.mask_path(dataset.ids[i])))
-                 for i in tqdm(range(len(dataset)), desc=f"evaluate {name}", unit="img"))
-        scores[name] = score_labels(pairs, label_names(manifest.classes))
-    seg = dict(scores["weak"])
-    seg.update(full_miou=scores["full"]["miou"], ratio=scores["weak"]["miou"] / max(scores["full"]["miou"], 1e-9))
+                 for i in tqdm(world.shard(range(len(dataset))), desc=f"evaluate {name}", unit="img"))
+        confusions.append(label_confusion(pairs, len(names))[0])
+    weak, full = sum_over_processes(np.stack(confusions), world, runtime, device)  # each process scored its share
+    if not world.is_main:
+        return
+    seg = {**summarise(weak, names), "scored_images": len(dataset)}
+    full_miou = summarise(full, names)["miou"]
+    seg.update(full_miou=full_miou, ratio=seg["miou"] / max(full_miou, 1e-9))
     write_json(metrics_path, {"seg": seg})
     logged_write(metrics_path, f"val mIoU {seg['miou']:.3f}, fully supervised {seg['full_miou']:.3f}, "
                                f"ratio {seg['ratio']:.3f}")

@@ -5,6 +5,7 @@ import click
 from PIL import Image
 
 from pipeline.core.labels import labels_from_maps
+from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import read_image
 from pipeline.eval.cam_scores import EvalCamsParams
@@ -15,7 +16,7 @@ from pipeline.io.files import atomic_path, read_json
 from pipeline.io.label_png import read_label_png
 from pipeline.io.maps import MapReader
 from pipeline.models.deeplab import load_deeplab
-from pipeline.training.runtime import RuntimeParams, setup_runtime
+from pipeline.training.runtime import setup_runtime
 from stages.common import logged_read, logged_write, output_option, read_section, stage_command, stage_inputs
 
 

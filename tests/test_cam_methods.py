@@ -8,11 +8,11 @@ from pipeline.cams.gradients import grad_cam, grad_cam_plus_plus, layer_cam
 from pipeline.cams.registry import MAP_METHODS
 from pipeline.core.config import parse_section
 from pipeline.core.errors import PipelineError
+from pipeline.core.runtime import RuntimeParams
 from pipeline.io.maps import MapReader
 from pipeline.models.backbone import build_resnet
 from pipeline.models.classifier import Classifier
 from pipeline.models.multiscale import multiscale_sum
-from pipeline.training.runtime import RuntimeParams
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.core.runtime import RuntimeParams
 from pipeline.eval.cam_scores import EvalCamsParams, score_cams, sweep_thresholds
 from pipeline.eval.segmentation import EvaluateParams, predict
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapReader, MapWriter
-from pipeline.training.runtime import RuntimeParams
 from tests.conftest import write_voc
 
 CPU = torch.device("cpu")

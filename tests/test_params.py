@@ -12,6 +12,7 @@ import yaml
 from pipeline.cams.extract import ExtractCamsParams
 from pipeline.core.config import SECTIONS, load_params, parse_section, section
 from pipeline.core.errors import PipelineError
+from pipeline.core.runtime import RuntimeParams
 from pipeline.data.synthetic import BuiltinParams
 from pipeline.data.voc import DataParams
 from pipeline.eval.cam_scores import EvalCamsParams
@@ -23,7 +24,6 @@ from pipeline.refine.random_walk import RandomWalkParams
 from pipeline.training.affinity import TrainAffinityParams
 from pipeline.training.classifier import TrainClassifierParams
 from pipeline.training.deeplab import TrainSegmentationParams
-from pipeline.training.runtime import RuntimeParams
 from tests.conftest import REPO
 
 SECTION_CLASSES = {

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -145,6 +146,65 @@ def test_affinity_training_settings_do_not_relabel_the_train_split(project):
 
 def test_evaluation_settings_rerun_evaluate_and_the_report_only(project):
     assert _changed_after(project, lambda params: params["evaluate"].update(flip=True)) == {"evaluate", "report"}
+
+
+def _stage(project, module, *args):
+    env = dict(os.environ, PYTHONPATH=str(project))
+    return subprocess.run([sys.executable, "-m", f"stages.{module}", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def two_processes(project):
+    """params.yaml with runtime.nproc: 2 for the duration of a test."""
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["runtime"]["nproc"] = 2
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    yield project
+    (project / "params.yaml").write_text(original)
+
+
+def test_inference_stages_on_two_processes_write_the_single_process_outputs(two_processes):
+    import h5py
+
+    project = two_processes
+    out = project / "two"
+    runs = [
+        ("extract_cams", "--model", "data/models/classifier.pt", "--out", f"{out}/cams.h5"),
+        ("affinity_labels", "--cams", "data/cams.h5", "--labels", f"{out}/affinity"),
+        ("random_walk", "--cams", "data/cams.h5", "--classifier", "data/models/classifier.pt", "--affinity",
+         "data/models/affinity.pt", "--out", f"{out}/rw.h5", "--labels", f"{out}/rw", "--metrics", f"{out}/rw.json"),
+        ("crf", "--maps", "data/rw.h5", "--labels", f"{out}/crf", "--metrics", f"{out}/crf.json"),
+        ("evaluate", "--model", "data/models/deeplab.pt", "--reference", "data/models/deeplab_full.pt",
+         "--metrics", f"{out}/seg.json"),
+    ]
+    for stage, *args in runs:
+        result = _stage(project, stage, "--manifest", "data/manifest.json", *args)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"running stages.{stage} as 2 processes under torchrun" in result.stderr
+    for name in ("cams.h5", "rw.h5"):
+        with h5py.File(project / "data" / name) as one, h5py.File(out / name) as two:
+            assert list(one) == list(two)
+            for image_id in one:
+                for key in ("maps", "classes"):
+                    assert np.array_equal(one[image_id][key][()], two[image_id][key][()])
+    for folder, single in (("affinity", "labels/affinity"), ("rw", "labels/rw"), ("crf", "labels/crf")):
+        files = sorted(p.name for p in (project / "data" / single).iterdir())
+        assert files == sorted(p.name for p in (out / folder).iterdir())
+        assert all((project / "data" / single / f).read_bytes() == (out / folder / f).read_bytes() for f in files)
+    for name in ("rw", "crf", "seg"):
+        assert json.loads((out / f"{name}.json").read_text()) == json.loads((project / "metrics" / f"{name}.json").read_text())
+    assert not [p for p in out.rglob(".*")], "parts or temporaries left behind"
+
+
+def test_a_training_stage_on_two_processes_writes_its_outputs_once(two_processes):
+    out = two_processes / "two_train"
+    result = _stage(two_processes, "train_classifier", "--manifest", "data/manifest.json", "--model",
+                    f"{out}/classifier.pt", "--metrics", f"{out}/classifier.json", "--history", f"{out}/history.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("wrote ") == 3  # rank 0 alone writes (and logs) the checkpoint, history and metrics
+    assert 0.0 <= json.loads((out / "classifier.json").read_text())["classifier"]["val_map"] <= 1.0
 
 
 def test_a_missing_data_root_is_named_before_dvc_hashes_it(project):

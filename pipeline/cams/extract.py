@@ -10,8 +10,9 @@ from tqdm import tqdm
 from pipeline.cams.gradients import max_normalise
 from pipeline.cams.registry import MAP_METHODS
 from pipeline.core.config import bounded, choice, listed
-from pipeline.data.datasets import ImageDataset, same_size_batches
+from pipeline.data.datasets import ImageDataset, load_batches, size_batches
 from pipeline.data.voc import Manifest
+from pipeline.distributed.world import World
 from pipeline.io.maps import MapWriter
 from pipeline.models.classifier import Classifier
 from pipeline.models.multiscale import multiscale_sum
@@ -31,9 +32,12 @@ class ExtractCamsParams:
 
 def extract_maps(
     model: Classifier, manifest: Manifest, split: str, params: ExtractCamsParams,
-    out_path: str | Path, device: torch.device, runtime: RuntimeParams,
+    out_path: str | Path, device: torch.device, runtime: RuntimeParams, world: World | None = None,
 ) -> int:
-    """Write every image's present-class maps (max-normalised, float16) to `out_path`; returns the count."""
+    """Write every image's present-class maps (max-normalised, float16) to `out_path`; returns the count.
+
+    On several processes, each writes the maps of its share of the batches.
+    """
     method = MAP_METHODS[params.method]
     dataset = ImageDataset(manifest, split)
     attrs = {
@@ -41,9 +45,11 @@ def extract_maps(
         "fingerprint": manifest.fingerprint, "classes": manifest.classes, "split": split,
     }
     model.eval().to(device)
+    batches = (world or World()).shard(size_batches(dataset, params.batch_size))
     count = 0
-    with MapWriter(out_path, attrs) as writer, tqdm(total=len(dataset), desc="extract maps", unit="img") as bar:
-        for batch in same_size_batches(dataset, params.batch_size):
+    with MapWriter(out_path, attrs) as writer, \
+            tqdm(total=sum(map(len, batches)), desc="extract maps", unit="img") as bar:
+        for batch in load_batches(dataset, batches):
             present = sorted({int(c) for c in batch["labels"].nonzero()[:, 1]})
             with autocast(device, runtime):
                 maps = multiscale_sum(lambda images: method(model, images, present).float(),

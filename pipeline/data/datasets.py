@@ -1,14 +1,14 @@
 """torch Datasets over a Manifest: images, image-level labels and optional pixel targets."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from pipeline.data.transforms import random_scale_crop_flip, to_tensor
-from pipeline.data.voc import Manifest, read_image
+from pipeline.data.voc import Manifest, image_size, read_image
 
 PixelLoader = Callable[[str], np.ndarray]
 
@@ -66,18 +66,34 @@ class ImageDataset(Dataset):
         return {"image": image, "labels": self.label_vector(image_id), "index": torch.tensor(index), **cropped}
 
 
-def same_size_batches(dataset: ImageDataset, batch_size: int):
-    """Yield collated batches of consecutive samples that share an image size.
+def size_batches(dataset: ImageDataset, batch_size: int) -> list[list[int]]:
+    """Sample indices grouped into batches of consecutive images that share a size.
 
     Inference runs on whole images; VOC images differ in size, so a batch closes when
-    the size changes or it is full.
+    the size changes or it is full. Sizes come from the image headers.
     """
-    pending: list[dict[str, torch.Tensor]] = []
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        if pending and (len(pending) == batch_size or sample["image"].shape != pending[0]["image"].shape):
-            yield {key: torch.stack([s[key] for s in pending]) for key in pending[0]}
-            pending = []
-        pending.append(sample)
-    if pending:
-        yield {key: torch.stack([s[key] for s in pending]) for key in pending[0]}
+    batches: list[list[int]] = []
+    previous = None
+    for index, image_id in enumerate(dataset.ids):
+        size = image_size(dataset.manifest.image_path(image_id))
+        if not batches or len(batches[-1]) == batch_size or size != previous:
+            batches.append([])
+        batches[-1].append(index)
+        previous = size
+    return batches
+
+
+def load_batches(dataset: ImageDataset, batches: list[list[int]]) -> Iterator[dict[str, torch.Tensor]]:
+    """Yield the collated samples of each batch of indices.
+
+    Processes that share a split take shares of one `size_batches` plan, so every batch is
+    the one a single process computes and their outputs are the single-process outputs.
+    """
+    for indices in batches:
+        samples = [dataset[index] for index in indices]
+        yield {key: torch.stack([s[key] for s in samples]) for key in samples[0]}
+
+
+def same_size_batches(dataset: ImageDataset, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Collated batches of the whole split (see `size_batches`)."""
+    return load_batches(dataset, size_batches(dataset, batch_size))

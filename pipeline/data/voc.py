@@ -166,7 +166,7 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(H, W) of an image as `read_image` returns it, from its header, without decoding it."""
-    with Image.open(path) as image:
+    with _open_image(Path(path), None) as image:
         return _upright_size(image)
 
 

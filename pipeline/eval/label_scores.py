@@ -29,13 +29,18 @@ def read_truth(manifest: Manifest, image_id: str, shape: tuple[int, ...]) -> np.
     return truth
 
 
+def label_confusion(pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_labels: int) -> tuple[np.ndarray, int]:
+    """The summed confusion matrix of (prediction, truth) label-map pairs, and their count."""
+    confusion, count = empty_confusion(num_labels), 0
+    for prediction, truth in pairs:
+        confusion += confusion_matrix(prediction, truth, num_labels)
+        count += 1
+    return confusion, count
+
+
 def score_labels(pairs: Iterable[tuple[np.ndarray, np.ndarray]], names: list[str]) -> dict:
     """Scores of (prediction, truth) label-map pairs, with the number of images scored."""
-    confusion = empty_confusion(len(names))
-    count = 0
-    for prediction, truth in pairs:
-        confusion += confusion_matrix(prediction, truth, len(names))
-        count += 1
+    confusion, count = label_confusion(pairs, len(names))
     return {**summarise(confusion, names), "scored_images": count}
 
 

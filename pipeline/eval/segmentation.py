@@ -8,10 +8,11 @@ import torch
 from torchvision.models.segmentation.deeplabv3 import DeepLabV3
 
 from pipeline.core.config import listed
+from pipeline.core.runtime import RuntimeParams
 from pipeline.data.transforms import denormalise
 from pipeline.models.multiscale import multiscale_sum
 from pipeline.refine.crf import DenseCrfParams, crf_probabilities
-from pipeline.training.runtime import RuntimeParams, autocast
+from pipeline.training.runtime import autocast
 
 
 @dataclass

@@ -25,13 +25,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(target)
-    _remove(tmp)
+    remove_path(tmp)
     try:
         yield tmp
     except BaseException:
-        _remove(tmp)
+        remove_path(tmp)
         raise
-    _remove(target)
+    remove_path(target)
     os.replace(tmp, target)
 
 
@@ -46,11 +46,12 @@ def remove_stale_temporary(target: str | Path) -> bool:
     tmp = temporary_path(target)
     if not (tmp.exists() or tmp.is_symlink()):
         return False
-    _remove(tmp)
+    remove_path(tmp)
     return True
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Delete a file, link or folder tree, if there."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():

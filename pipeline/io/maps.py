@@ -107,3 +107,25 @@ class MapReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def merge_map_files(parts: list[Path], target: Path, order: list[str]) -> None:
+    """One map file at `target` holding every image of the `parts` (files written by
+    MapWriter for disjoint images), in `order`. HDF5 copies the stored chunks as they
+    are, so the merged maps are the parts' maps bit for bit."""
+    sources = [h5py.File(part, "r") for part in parts]
+    try:
+        with h5py.File(target, "w", rdcc_nbytes=0) as merged:
+            for key, value in sources[0].attrs.items():
+                merged.attrs[key] = value
+            holder = {image_id: source for source in sources for image_id in source}
+            for image_id in order:
+                if image_id not in holder:
+                    raise PipelineError(f"{target}: no part holds the maps of image {image_id}; rerun the stage")
+                holder[image_id].copy(holder[image_id][image_id], merged, name=image_id)
+    except (OSError, RuntimeError) as exc:
+        raise PipelineError(f"{target}: merging the parts failed ({str(exc).splitlines()[0]}); "
+                            "free disk space or fix permissions, then rerun") from exc
+    finally:
+        for source in sources:
+            source.close()

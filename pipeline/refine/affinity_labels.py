@@ -13,6 +13,7 @@ import numpy as np
 from pipeline.core.config import bounded
 from pipeline.core.labels import IGNORE_INDEX, argmax_with_background
 from pipeline.data.voc import Manifest, read_image
+from pipeline.distributed.world import World
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapReader
 from pipeline.refine.crf import DenseCrfParams, crf_labels
@@ -51,9 +52,9 @@ def _confident_worker(item: tuple[Path, np.ndarray, np.ndarray, AffinityLabelsPa
 
 
 def write_affinity_labels(reader: MapReader, manifest: Manifest, split: str, params: AffinityLabelsParams,
-                          out_dir: Path) -> None:
-    """Confident fg / bg / ignore labels of every image, as palette PNGs in `out_dir`."""
-    ids = manifest.ids(split)
+                          out_dir: Path, world: World | None = None) -> None:
+    """Confident fg / bg / ignore labels of every image (this process's share), as palette PNGs in `out_dir`."""
+    ids = (world or World()).shard(manifest.ids(split))
     items = ((manifest.image_path(i), *reader.read(i), params) for i in ids)
     out_dir.mkdir(parents=True, exist_ok=True)
     for image_id, labels in zip(ids, parallel_map(_confident_worker, items, params.workers, len(ids), "affinity labels")):

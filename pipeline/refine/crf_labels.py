@@ -9,6 +9,7 @@ import numpy as np
 
 from pipeline.core.config import bounded
 from pipeline.data.voc import Manifest, read_image
+from pipeline.distributed.world import World
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapReader
 from pipeline.refine.crf import DenseCrfParams, crf_probabilities
@@ -31,9 +32,10 @@ def crf_label_map(item: tuple[Path, np.ndarray, np.ndarray], params: DenseCrfPar
     return classes.astype(np.uint8)[refined.argmax(axis=0)]
 
 
-def write_crf_labels(reader: MapReader, manifest: Manifest, split: str, params: CrfParams, label_dir: Path) -> None:
-    """Dense-CRF labels of every image from the random walk's maps, as palette PNGs."""
-    ids = manifest.ids(split)
+def write_crf_labels(reader: MapReader, manifest: Manifest, split: str, params: CrfParams, label_dir: Path,
+                     world: World | None = None) -> None:
+    """Dense-CRF labels of every image (this process's share) from the random walk's maps, as palette PNGs."""
+    ids = (world or World()).shard(manifest.ids(split))
     label_dir.mkdir(parents=True, exist_ok=True)
     items = ((manifest.image_path(i), *reader.read(i)) for i in ids)
     worker = functools.partial(crf_label_map, params=params.crf)

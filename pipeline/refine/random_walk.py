@@ -20,12 +20,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from pipeline.core.config import bounded
-from pipeline.data.datasets import ImageDataset, same_size_batches
+from pipeline.core.runtime import RuntimeParams
+from pipeline.data.datasets import ImageDataset, load_batches, size_batches
 from pipeline.data.voc import Manifest
+from pipeline.distributed.world import World
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapReader, MapWriter
 from pipeline.models.affinity import AffinityNet
-from pipeline.training.runtime import RuntimeParams, autocast
+from pipeline.training.runtime import autocast
 
 
 @dataclass
@@ -114,13 +116,16 @@ def random_walk(maps: torch.Tensor, embeddings: torch.Tensor, params: RandomWalk
 @torch.no_grad()
 def write_random_walk(model: AffinityNet, reader: MapReader, manifest: Manifest, split: str, params: RandomWalkParams,
                       out_maps: Path, label_dir: Path, attrs: dict, device: torch.device,
-                      runtime: RuntimeParams) -> None:
-    """Walk every image's CAMs (with a background map) and store maps and labels."""
+                      runtime: RuntimeParams, world: World | None = None) -> None:
+    """Walk every image's CAMs (with a background map) and store maps and labels; on
+    several processes, those of this process's share of the batches."""
     model.eval().to(device)
     dataset = ImageDataset(manifest, split)
+    batches = (world or World()).shard(size_batches(dataset, params.batch_size))
     label_dir.mkdir(parents=True, exist_ok=True)
-    with MapWriter(out_maps, attrs) as writer, tqdm(total=len(dataset), desc="random walk", unit="img") as bar:
-        for batch in same_size_batches(dataset, params.batch_size):
+    with MapWriter(out_maps, attrs) as writer, \
+            tqdm(total=sum(map(len, batches)), desc="random walk", unit="img") as bar:
+        for batch in load_batches(dataset, batches):
             ids = [dataset.ids[i] for i in batch["index"].tolist()]
             with autocast(device, runtime):
                 embeddings = model(batch["image"].to(device)).float().cpu()

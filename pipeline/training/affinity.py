@@ -9,14 +9,16 @@ import torch.nn.functional as F
 
 from pipeline.core.config import ascending_pair, bounded, listed
 from pipeline.core.labels import IGNORE_INDEX
+from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import Manifest
+from pipeline.distributed.world import World
 from pipeline.io.label_png import read_label_png
 from pipeline.models.affinity import AffinityNet
 from pipeline.models.classifier import Classifier
 from pipeline.refine.affinity_pairs import affinity_loss, half_offsets, pair_affinities
-from pipeline.training.loop import OptimParams, fit, make_loader, make_optimizer
-from pipeline.training.runtime import RuntimeParams, autocast, seed_everything
+from pipeline.training.loop import OptimParams, distribute, fit, make_loader, make_optimizer
+from pipeline.training.runtime import autocast, seed_everything
 
 
 @dataclass
@@ -33,21 +35,25 @@ class TrainAffinityParams:
 
 
 def train_affinity(classifier: Classifier, manifest: Manifest, split: str, label_dir: Path, params: TrainAffinityParams,
-                   seed: int, runtime: RuntimeParams, device: torch.device) -> tuple[AffinityNet, list[dict]]:
-    """Train AffinityNet on the classifier's backbone with the confident labels in `label_dir`."""
+                   seed: int, runtime: RuntimeParams, device: torch.device,
+                   world: World | None = None) -> tuple[AffinityNet, list[dict]]:
+    """Train AffinityNet on the classifier's backbone with the confident labels in `label_dir`
+    (on every process of `world`)."""
     seed_everything(seed)
     offsets = half_offsets(params.radius)
     target = {"affinity": (lambda image_id: read_label_png(label_dir / f"{image_id}.png"), float(IGNORE_INDEX))}
     dataset = ImageDataset(manifest, split, target, params.crop_size, params.scale_range, seed)
-    loader = make_loader(dataset, params.optim.batch_size, runtime, seed)
+    world = world or World()
+    loader = make_loader(dataset, params.optim.batch_size, runtime, seed, device, world)
     model = AffinityNet(classifier, list(params.channels), params.dim, params.freeze_backbone).to(device)
+    trained = distribute(model, world, runtime, device)
     optimizer = make_optimizer(model, model.new_layers(), params.optim)
 
     def step(batch, progress):
         with autocast(device, runtime):
-            embeddings = model(batch["image"].to(device)).float()
+            embeddings = trained(batch["image"].to(device, non_blocking=True)).float()
         labels = F.interpolate(batch["affinity"][:, None].float(), size=embeddings.shape[2:], mode="nearest")
         return affinity_loss(pair_affinities(embeddings, offsets), labels[:, 0].long().to(device), offsets)
 
-    history = fit(model, loader, optimizer, params.optim, step, desc="affinity")
+    history = fit(trained, loader, optimizer, params.optim, step, desc="affinity")
     return model.cpu(), history

@@ -11,11 +11,13 @@ from torchvision.models.segmentation.deeplabv3 import DeepLabV3
 
 from pipeline.core.config import ascending_pair, bounded, choice, listed
 from pipeline.core.labels import IGNORE_INDEX
+from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import Manifest
+from pipeline.distributed.world import World
 from pipeline.models.deeplab import DEEPLAB_ARCHITECTURES, build_deeplab, load_backbone_from_classifier
-from pipeline.training.loop import OptimParams, fit, make_loader, make_optimizer
-from pipeline.training.runtime import RuntimeParams, autocast, seed_everything
+from pipeline.training.loop import OptimParams, distribute, fit, make_loader, make_optimizer
+from pipeline.training.runtime import autocast, seed_everything
 
 
 @dataclass
@@ -42,25 +44,29 @@ def _class_weights(dataset: ImageDataset, loader: Callable[[str], np.ndarray], n
 
 def train_deeplab(manifest: Manifest, split: str, label_loader: Callable[[str], np.ndarray],
                   params: TrainSegmentationParams, classifier_state: dict | None, seed: int, runtime: RuntimeParams,
-                  device: torch.device, ids: list[str] | None = None) -> tuple[DeepLabV3, list[dict]]:
+                  device: torch.device, ids: list[str] | None = None,
+                  world: World | None = None) -> tuple[DeepLabV3, list[dict]]:
     """Train DeepLab on `label_loader(image_id)` label maps (255 ignored), over `ids` of `split`
-    (default: all of them)."""
+    (default: all of them), on every process of `world`."""
     seed_everything(seed)
     num_labels = manifest.num_classes + 1
     model = build_deeplab(params.arch, num_labels, params.init == "imagenet")
     if params.init == "classifier":
         load_backbone_from_classifier(model, classifier_state)
     model.to(device)
+    world = world or World()
+    trained = distribute(model, world, runtime, device)
     dataset = ImageDataset(manifest, split, {"target": (label_loader, float(IGNORE_INDEX))},
                            params.crop_size, params.scale_range, seed, ids)
-    loader = make_loader(dataset, params.optim.batch_size, runtime, seed)
+    loader = make_loader(dataset, params.optim.batch_size, runtime, seed, device, world)
     weights = _class_weights(dataset, label_loader, num_labels).to(device) if params.balanced else None
     optimizer = make_optimizer(model, [model.classifier], params.optim)
 
     def step(batch, progress):
         with autocast(device, runtime):
-            logits = model(batch["image"].to(device))["out"].float()
-        return {"ce": F.cross_entropy(logits, batch["target"].to(device), weight=weights, ignore_index=IGNORE_INDEX)}
+            logits = trained(batch["image"].to(device, non_blocking=True))["out"].float()
+        target = batch["target"].to(device, non_blocking=True)
+        return {"ce": F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX)}
 
-    history = fit(model, loader, optimizer, params.optim, step, desc="deeplab")
+    history = fit(trained, loader, optimizer, params.optim, step, desc="deeplab")
     return model.cpu(), history

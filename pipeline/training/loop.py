@@ -1,16 +1,22 @@
-"""The one training loop: poly-decayed SGD or AdamW, per-epoch callbacks, a NaN stop."""
+"""The one training loop: poly-decayed SGD or AdamW, per-epoch callbacks, a NaN stop; on
+several processes, DistributedDataParallel over the same global batch."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from pipeline.core.config import bounded, choice
 from pipeline.core.errors import PipelineError
-from pipeline.training.runtime import RuntimeParams
+from pipeline.core.runtime import RuntimeParams
+from pipeline.distributed.world import World
+from pipeline.training.runtime import join_process_group
 
 
 @dataclass
@@ -33,13 +39,42 @@ def poly_lr_scale(step: int, total_steps: int, power: float) -> float:
     return (1 - step / max(total_steps, 1)) ** power
 
 
-def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, runtime: RuntimeParams,
-                seed: int) -> torch.utils.data.DataLoader:
-    """A shuffled training loader whose order repeats for the same seed."""
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) > batch_size,
-        num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
-    )
+def make_loader(dataset: Dataset, batch_size: int, runtime: RuntimeParams, seed: int, device: torch.device,
+                world: World | None = None) -> DataLoader:
+    """A shuffled training loader whose order repeats for the same seed.
+
+    On several processes each takes `batch_size / world.size` samples of every global
+    batch (a DistributedSampler seeded with `seed`), so N processes take as many steps
+    per epoch, of the same global batch size, as one process: the lr schedule is the same.
+    """
+    world = world or World()
+    pin = device.type == "cuda"  # page-locked batches copy to the GPU asynchronously
+    if world.size == 1:
+        return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) > batch_size,
+                          num_workers=runtime.num_workers, generator=torch.Generator().manual_seed(seed),
+                          pin_memory=pin)
+    if batch_size % world.size:
+        raise PipelineError(f"params.yaml: optim.batch_size={batch_size} must be divisible by the {world.size} "
+                            "processes (runtime.nproc times the machines), so that they train the same global batch")
+    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=seed, drop_last=True)
+    return DataLoader(dataset, batch_size=batch_size // world.size, sampler=sampler,
+                      drop_last=len(dataset) > batch_size, num_workers=runtime.num_workers, pin_memory=pin)
+
+
+def distribute(model: nn.Module, world: World, runtime: RuntimeParams, device: torch.device) -> nn.Module:
+    """`model` as trained on `world`: itself in one process, else DistributedDataParallel
+    (gradients averaged over the processes after every backward pass).
+
+    BatchNorm: synchronised over GPUs (SyncBatchNorm); on CPUs, where torch has no
+    SyncBatchNorm, each process normalises its own share of the batch. Every process
+    starts from the same weights (the same seed; DDP also broadcasts rank 0's).
+    """
+    if world.size == 1:
+        return model
+    join_process_group(world, runtime, device)
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def make_optimizer(model: nn.Module, new_layers: list[nn.Module], params: OptimParams) -> torch.optim.Optimizer:
@@ -71,17 +106,22 @@ def fit(
     """Train for `params.epochs`; `step(batch, progress)` returns named loss terms.
 
     The loss is their sum. Returns one history row per epoch: the mean of every term,
-    the total, and whatever `on_epoch_end(epoch)` adds (validation figures). A loss that
-    is not finite stops training with a one-line error.
+    the total, and whatever `on_epoch_end(epoch)` adds (validation figures; on rank 0 only,
+    the one process that writes the history). A loss that is not finite stops training
+    with a one-line error.
     """
     total_steps = params.epochs * len(loader)
     history, step_index = [], 0
+    distributed = dist.is_initialized()
+    main = not distributed or dist.get_rank() == 0
     for epoch in range(params.epochs):
         model.train()
         if hasattr(loader.dataset, "epoch"):
             loader.dataset.epoch = epoch
+        if isinstance(loader.sampler, DistributedSampler):
+            loader.sampler.set_epoch(epoch)
         sums: dict[str, float] = {}
-        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{params.epochs}", unit="batch")
+        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{params.epochs}", unit="batch", disable=not main)
         for batch in bar:
             lr_scale = poly_lr_scale(step_index, total_steps, params.poly_power)
             for group in optimizer.param_groups:
@@ -97,9 +137,14 @@ def fit(
             for name, value in {**terms, "loss": loss}.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             bar.set_postfix(loss=f"{loss.item():.4f}")
+        if distributed:  # the history holds the mean over every process's share of the batches
+            totals = torch.tensor(list(sums.values()), dtype=torch.float64)
+            dist.all_reduce(totals)
+            sums = dict(zip(sums, (totals / dist.get_world_size()).tolist()))
         row = {"epoch": epoch + 1, **{k: v / len(loader) for k, v in sums.items()}}
-        if on_epoch_end is not None:
+        if on_epoch_end is not None and main:
             row.update(on_epoch_end(epoch))
         history.append(row)
-        tqdm.write(f"{desc} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+        if main:
+            tqdm.write(f"{desc} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
     return history
