@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import click
 
 from pipeline.core.config import load_params, section, seed_of
 from pipeline.core.errors import PipelineError
+from pipeline.core.lifetime import exit_with_parent
 from pipeline.core.runtime import RuntimeParams
 from pipeline.data.voc import DataParams, Manifest
 from pipeline.distributed.launch import launch_local
@@ -73,6 +75,8 @@ def stage(function, distributed: bool = False):
                 nproc = read_section("runtime", RuntimeParams).nproc
                 if nproc > 1:
                     return _run_under_torchrun(function, nproc)
+            if world.size > 1:
+                exit_with_parent(os.getppid())  # torchrun's agent: if it is killed, so is this process
             if world.size > 1 and not distributed and not world.is_main:
                 return None
             if not world.is_main:

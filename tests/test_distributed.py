@@ -172,3 +172,35 @@ def test_gpu_loader_pins_memory():
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
 def test_two_gpus_take_the_same_step_as_one(script):
     test_two_processes_take_the_same_step_as_one(script)  # NCCL, one GPU each
+
+
+def _children(pid: int) -> set[int]:
+    children = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        children |= {int(c) for c in text.split()}
+    return children
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads process trees from /proc")
+def test_processes_of_a_killed_stage_exit_with_it(tmp_path, tiny_trained):
+    import signal
+    import time
+
+    from tests.test_bad_input import _alive
+
+    workdir = tiny_trained(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    launcher = subprocess.Popen([sys.executable, "-m", "stages.extract_cams", "--manifest", "manifest.json",
+                                 "--model", "classifier.pt", "--out", "cams.h5"], cwd=workdir, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(ranks := _children(launcher.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(ranks) >= 2, "torchrun's agent never started two processes"
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in ranks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in ranks)
