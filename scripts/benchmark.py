@@ -5,6 +5,7 @@
     python scripts/benchmark.py stages crf   # some stages only (merged into the stored table)
     python scripts/benchmark.py walk         # sparse random walk against the published dense formulation
     python scripts/benchmark.py crf          # the CRF worker pool against one process calling pydensecrf
+    python scripts/benchmark.py processes    # the inference stages on one and on two processes (runtime.nproc)
     python scripts/benchmark.py readme       # regenerate the README's benchmark section from the JSON
 
 Prints figures and asserts nothing, so a slow machine never fails it. Wall times and peak
@@ -238,6 +239,42 @@ def bench_crf(counts: tuple[int, ...] = (300, 1000)) -> dict:
 
 # --- storage and the README section ---------------------------------------------------------
 
+# --- one process against two (runtime.nproc) ------------------------------------------------
+
+INFERENCE_STAGES = ("extract_cams", "affinity_labels", "random_walk", "crf", "evaluate")
+
+
+def bench_processes(counts: tuple[int, ...] = (1, 2)) -> dict:
+    """Each inference stage's command from dvc.yaml, run on its pipeline inputs with
+    runtime.nproc at each of `counts`. params.yaml is changed for the run and restored;
+    the outputs are rewritten with the same bytes (tests/test_pipeline_e2e.py checks that
+    N processes write the single-process outputs), so `dvc status` stays clean."""
+    stages = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]
+    original = Path("params.yaml").read_text()
+    rows = []
+    print(f"{'stage':<18}" + "".join(f"{f'{n} proc s':>12}" for n in counts) + f"{'ratio':>8}")
+    try:
+        for stage in INFERENCE_STAGES:
+            command = stages[stage]["cmd"].split()
+            row = {"stage": stage}
+            for nproc in counts:
+                params = yaml.safe_load(original)
+                params["runtime"]["nproc"] = nproc
+                Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+                seconds, _, code, output = timed(command)
+                if code:
+                    sys.stderr.write(output[-2000:])
+                    raise SystemExit(f"{stage} on {nproc} processes: FAILED")
+                row[f"seconds_{nproc}"] = round(seconds, 1)
+            row["ratio"] = round(row[f"seconds_{counts[-1]}"] / row[f"seconds_{counts[0]}"], 2)
+            rows.append(row)
+            print(f"{stage:<18}" + "".join(f"{row[f'seconds_{n}']:>12.1f}" for n in counts) + f"{row['ratio']:>8.2f}",
+                  flush=True)
+    finally:
+        Path("params.yaml").write_text(original)
+    return {"processes": rows}
+
+
 def _load() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
 
@@ -280,6 +317,14 @@ def render(data: dict) -> str:
                   "| images | case | seconds | images/s | peak MiB | same labels |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['images']} | {r['case']} | {r['seconds']} | {r['images_per_s']} | {r['peak_mib']} | "
                   f"{r['same_labels']} |" for r in data["crf"]]
+        lines.append("")
+    if data.get("processes"):
+        lines += ["Inference stages on one process and on two (`runtime.nproc: 2`, sharded, outputs identical), "
+                  "default params, whole process wall time (start-up, model loading, the merge of the parts "
+                  "included); one run each. With `threads: 0`, one process already uses every core for its "
+                  "tensor work, and the CRF stages already run `workers` pool processes.", "",
+                  "| stage | 1 process, s | 2 processes, s | 2 / 1 |", "|---|---|---|---|"]
+        lines += [f"| {r['stage']} | {r['seconds_1']} | {r['seconds_2']} | {r['ratio']} |" for r in data["processes"]]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -295,11 +340,11 @@ def main(argv: list[str]) -> int:
         code = bench_stages(rest)
         if code:
             return code
-    for name, bench in (("walk", bench_walk), ("crf", bench_crf)):
+    for name, bench in (("walk", bench_walk), ("crf", bench_crf), ("processes", bench_processes)):
         if command in (name, "all"):
             _save({**_load(), **bench(), "machine": machine()})
-    if command not in ("stages", "walk", "crf", "readme", "all"):
-        print(f"error: unknown command {command}; use stages, walk, crf, readme", file=sys.stderr)
+    if command not in ("stages", "walk", "crf", "processes", "readme", "all"):
+        print(f"error: unknown command {command}; use stages, walk, crf, processes, readme", file=sys.stderr)
         return 2
     write_readme()
     return 0
