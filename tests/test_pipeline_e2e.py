@@ -13,6 +13,7 @@ import yaml
 from tests.conftest import REPO
 
 TINY = {
+    "runtime": {"threads": 1},  # so that one process and each of two compute with the same thread count
     "builtin": {"num_train": 16, "num_val": 8, "image_size": 64},
     "train_classifier": {"crop_size": 64, "optim": {"epochs": 1, "batch_size": 8}},
     "extract_cams": {"scales": [1.0, 0.5], "batch_size": 8},
