@@ -95,9 +95,10 @@ def _clear_stale_temporaries(context: click.Context, _parameter: click.Parameter
     context.meta.setdefault(OUTPUTS, []).append(value)
     stale = [temporary_path(value)] if remove_stale_temporary(value) else []
     if World.from_env().size == 1:  # no process of this launch has written a part yet
-        stale += stale_parts(value)
-        for part in stale_parts(value):
+        parts = stale_parts(value)
+        for part in parts:
             remove_path(part)
+        stale += parts
     for path in stale:
         _configure_logging()
         log.warning("removed %s: left by an interrupted run", path)

@@ -1,6 +1,9 @@
 """Shared fixtures: tiny VOC-layout datasets built on the fly."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +45,21 @@ def tiny_builtin(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_manifest(tiny_builtin):
     return index_dataset(DataParams(root=str(tiny_builtin)))
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie has ended: only its parent has not reaped it)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def assert_children_exit_with(process: subprocess.Popen, children: set[int], seconds: float) -> None:
+    """SIGKILL `process`, then expect each of `children` to have ended within `seconds`."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in children)

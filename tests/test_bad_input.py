@@ -5,7 +5,6 @@ naming the file or parameter, a non-zero exit, and no output left behind.
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from PIL import Image
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapWriter
 from stages import check_root, eval_cams, extract_cams, prepare, train_classifier
-from tests.conftest import REPO, write_voc
+from tests.conftest import REPO, assert_children_exit_with, write_voc
 from tests.test_stage_errors import one_line_error, run
 
 
@@ -235,13 +234,6 @@ if __name__ == "__main__":
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
 def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
     script = tmp_path / "pool_script.py"
@@ -254,12 +246,7 @@ def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
     while len(workers) < 2 and time.monotonic() < deadline:
         workers.add(int(process.stdout.readline()))
     assert len(workers) == 2, "the pool never started two workers"
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in workers)
+    assert_children_exit_with(process, workers, 5)
 
 
 # 11. scoring: tests/test_store_metrics.py (a prediction outside the classes counts as wrong)

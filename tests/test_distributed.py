@@ -16,7 +16,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.distributed.launch import launch_local
 from pipeline.distributed.shards import part_path, sharded_output, wait_for_parts
 from pipeline.distributed.world import World
-from tests.conftest import REPO
+from tests.conftest import REPO, assert_children_exit_with
 
 # A linear model trained for one step on a batch of 8 samples: by one process on all of
 # them, or by two processes on 4 each with their gradients averaged.
@@ -66,10 +66,11 @@ def test_two_processes_take_the_same_step_as_one(script):
         torch.testing.assert_close(two[name], one[name], rtol=1e-6, atol=1e-6)
 
 
-def test_a_batch_that_does_not_split_over_the_processes_is_refused(script):
+def test_a_batch_that_does_not_split_over_the_processes_is_refused(script, capfd):
     text = (script / "one_step.py").read_text().replace("batch_size=8", "batch_size=7")
     (script / "one_step.py").write_text(text)
     assert not launch_local(2, "one_step", [str(script / "two.pt")])
+    assert "optim.batch_size=7 must be divisible by the 2 processes" in capfd.readouterr().err
 
 
 def test_shards_are_every_nth_item_and_cover_all():
@@ -184,10 +185,7 @@ def _children(pid: int) -> set[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads process trees from /proc")
 def test_processes_of_a_killed_stage_exit_with_it(tmp_path, tiny_trained):
-    import signal
     import time
-
-    from tests.test_bad_input import _alive
 
     workdir = tiny_trained(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -198,9 +196,4 @@ def test_processes_of_a_killed_stage_exit_with_it(tmp_path, tiny_trained):
     while len(ranks := _children(launcher.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(ranks) >= 2, "torchrun's agent never started two processes"
-    launcher.send_signal(signal.SIGKILL)
-    launcher.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in ranks) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in ranks)
+    assert_children_exit_with(launcher, ranks, 10)

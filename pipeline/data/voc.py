@@ -121,6 +121,10 @@ EIGHT_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YC
 TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 
 
+def _unreadable(path: Path, exc: Exception) -> PipelineError:
+    return PipelineError(f"{path}: corrupt or unreadable image ({exc}); replace or remove it")
+
+
 def _open_image(path: Path, max_pixels: int | None) -> Image.Image:
     """Open an image, refusing what PIL would misread; the caller closes it."""
     limit = Image.MAX_IMAGE_PIXELS
@@ -130,7 +134,7 @@ def _open_image(path: Path, max_pixels: int | None) -> Image.Image:
     except FileNotFoundError as exc:
         raise PipelineError(f"{path}: image not found; check data.root and the split file") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise PipelineError(f"{path}: corrupt or unreadable image ({exc}); replace or remove it") from exc
+        raise _unreadable(path, exc) from exc
     finally:
         Image.MAX_IMAGE_PIXELS = limit
     if image.mode not in EIGHT_BIT_MODES:
@@ -153,7 +157,7 @@ def read_image(path: str | Path) -> np.ndarray:
         with image:
             return np.array(ImageOps.exif_transpose(image).convert("RGB"))
     except (OSError, SyntaxError) as exc:
-        raise PipelineError(f"{path}: corrupt or unreadable image ({exc}); replace or remove it") from exc
+        raise _unreadable(path, exc) from exc
 
 
 def _upright_size(image: Image.Image) -> tuple[int, int]:
@@ -224,9 +228,13 @@ def _split_line_id(line: str) -> str:
     return line
 
 
+def _split_file(root: Path, split: str) -> Path:
+    return root / "ImageSets" / "Segmentation" / f"{split}.txt"
+
+
 def _read_split(root: Path, split: str) -> dict[str, int]:
     """{image id: line number} of a split file, in file order."""
-    path = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+    path = _split_file(root, split)
     if not path.is_file():
         raise PipelineError(f"{path}: split file not found; check data.train_split / data.val_split")
     ids: dict[str, int] = {}
@@ -302,7 +310,7 @@ def _checked_image_size(path: Path, split_file: str, max_pixels: int) -> tuple[i
             image.load()  # decodes fully, so truncated files are caught here
             return _upright_size(image)
     except (OSError, SyntaxError) as exc:
-        raise PipelineError(f"{path}: corrupt or unreadable image ({exc}); replace or remove it") from exc
+        raise _unreadable(path, exc) from exc
 
 
 def _no_foreground_error(split_file: Path, values: set[int]) -> PipelineError:
@@ -336,7 +344,7 @@ def index_dataset(params: DataParams) -> Manifest:
     given = _read_labels_file(Path(params.labels_file), classes) if params.labels_file else {}
     manifest = Manifest(str(root), classes, mask_dir, params.saliency_dir, {})
     for split in (params.train_split, params.val_split):
-        split_file = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        split_file = _split_file(root, split)
         labels, unmasked, background_only, values = {}, [], [], set()
         for image_id, line in tqdm(_read_split(root, split).items(), desc=f"check {split}", unit="img"):
             size = _checked_image_size(manifest.image_path(image_id), f"{split_file}:{line}", params.max_image_pixels)
