@@ -7,11 +7,10 @@ from pipeline.core.labels import label_names
 from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.distributed.world import World
-from pipeline.eval.label_scores import label_confusion
+from pipeline.eval.context import summarise_context
 from pipeline.eval.metrics import summarise
-from pipeline.eval.segmentation import EvaluateParams, predict
+from pipeline.eval.segmentation import EvaluateParams, score_predictions
 from pipeline.io.files import write_json
-from pipeline.io.label_png import read_label_png
 from pipeline.models.deeplab import load_deeplab
 from pipeline.training.runtime import setup_runtime, sum_over_processes
 from stages.common import logged_read, logged_write, read_section, stage_command, stage_inputs
@@ -26,17 +25,16 @@ def main(manifest_path, model_path, reference_path, metrics_path) -> None:
     device = setup_runtime(runtime, world)
     dataset = ImageDataset(manifest, data.val_split)
     names = label_names(manifest.classes)
-    confusions = []
+    scores = []
     for name, path in (("weak", model_path), ("full", reference_path)):
         model = load_deeplab(logged_read(path), manifest.fingerprint).eval().to(device)
-        pairs = ((predict(model, dataset[i]["image"], params, device, runtime),
-                  read_label_png(manifest.mask_path(dataset.ids[i])))
-                 for i in tqdm(world.shard(range(len(dataset))), desc=f"evaluate {name}", unit="img"))
-        confusions.append(label_confusion(pairs, len(names))[0])
-    weak, full = sum_over_processes(np.stack(confusions), world, runtime, device)  # each process scored its share
+        shard = tqdm(world.shard(range(len(dataset))), desc=f"evaluate {name}", unit="img")
+        scores.append(score_predictions(model, dataset, shard, params, device, runtime))
+    # each process scored its share
+    (weak, full), (weak_context, _) = (sum_over_processes(np.stack(c), world, runtime, device) for c in zip(*scores))
     if not world.is_main:
         return
-    seg = {**summarise(weak, names), "scored_images": len(dataset)}
+    seg = {**summarise(weak, names), **summarise_context(weak_context, names), "scored_images": len(dataset)}
     full_miou = summarise(full, names)["miou"]
     seg.update(full_miou=full_miou, ratio=seg["miou"] / max(full_miou, 1e-9))
     write_json(metrics_path, {"seg": seg})

@@ -35,7 +35,7 @@ def test_builtin_dataset_has_voc_layout_and_palette_masks(tiny_builtin):
     from PIL import Image
     with Image.open(mask_path) as image:
         assert image.mode == "P"  # viewers show colours, not a black image
-    assert (tiny_builtin / "SaliencyMaps").is_dir()
+    assert (tiny_builtin / "SaliencyMaps").is_dir() and (tiny_builtin / "ContextMasks").is_dir()
 
 
 def test_boats_sit_on_water_far_more_often_than_other_classes():
@@ -46,6 +46,34 @@ def test_boats_sit_on_water_far_more_often_than_other_classes():
         sample = generate_sample(rng, params)
         water[bool((sample.mask == CLASSES.index("boat") + 1).any())].append(sample.water)
     assert np.mean(water[True]) > 0.6 and np.mean(water[False]) < 0.15
+
+
+def test_context_is_annotated_on_visible_water_only():
+    params = BuiltinParams(image_size=96)
+    rng = np.random.default_rng(1)
+    boat = CLASSES.index("boat") + 1
+    samples = [generate_sample(rng, params) for _ in range(40)]
+    assert any(sample.water for sample in samples)
+    for sample in samples:
+        assert set(np.unique(sample.context)) <= {0, boat}
+        assert not ((sample.context > 0) & (sample.mask > 0)).any()  # objects hide the water
+
+
+def test_body_colour_tells_the_class_apart_only_partly():
+    """Bodies carry class evidence, but weaker than the mark: a nearest-mean guess from a
+    body's colour beats chance and is often wrong."""
+    rng = np.random.default_rng(0)
+    colours, classes = [], []
+    for _ in range(150):
+        sample = generate_sample(rng, BuiltinParams(image_size=64, max_objects=1, max_distractors=0))
+        for label in set(np.unique(sample.mask)) - {0}:
+            colours.append(np.median(sample.image[sample.mask == label].astype(float), axis=0))
+            classes.append(label - 1)
+    colours, classes = np.array(colours), np.array(classes)
+    means = np.array([colours[classes == k].mean(axis=0) for k in range(len(CLASSES))])
+    guess = np.argmin(((colours[:, None] - means[None]) ** 2).sum(-1), axis=1)
+    accuracy = (guess == classes).mean()
+    assert 1 / len(CLASSES) + 0.1 < accuracy < 0.9
 
 
 def test_voc_loader_with_custom_classes(tmp_path):

@@ -5,6 +5,7 @@ import torch
 
 from pipeline.core.runtime import RuntimeParams
 from pipeline.eval.cam_scores import EvalCamsParams, score_cams, sweep_thresholds
+from pipeline.eval.context import context_counts, summarise_context
 from pipeline.eval.segmentation import EvaluateParams, predict
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapReader, MapWriter
@@ -36,6 +37,36 @@ def test_cam_oracle_picks_the_best_threshold_but_the_score_uses_the_fixed_one(tm
     assert summary["miou"] == pytest.approx((2 / 3 + 1 / 2) / 2)
     assert summary["oracle_threshold"] == 0.4 and summary["oracle_miou"] == 1.0
     assert [row["miou"] for row in curve] == pytest.approx([7 / 12, 7 / 12, 7 / 12, 1.0, 1.0])
+
+
+def test_context_fp_is_the_share_of_a_class_context_labelled_as_it():
+    truth = np.array([[0, 0, 0, 2], [0, 0, 2, 2], [255, 1, 0, 0]], np.uint8)
+    context = np.array([[2, 2, 2, 2], [2, 2, 0, 0], [2, 2, 0, 0]], np.uint8)  # class 2's context
+    prediction = np.array([[2, 2, 0, 2], [0, 1, 2, 2], [2, 2, 0, 0]], np.uint8)
+    counts = context_counts(prediction, truth, context, 3)
+    # Scored: context pixels truly not class 2 and not ignored: 6 of them; 3 called class 2.
+    assert counts.tolist() == [[0, 0], [0, 0], [6, 3]]
+    assert summarise_context(counts, ["background", "a", "b"]) == {"context_fp": {"b": 0.5}}
+    assert summarise_context(context_counts(prediction, truth, None, 3), ["background", "a", "b"]) == {}
+
+
+def test_label_scores_carry_the_context_fp_of_an_annotated_dataset(tmp_path):
+    from pipeline.data.voc import DataParams, index_dataset
+    from pipeline.eval.label_scores import score_label_dir
+
+    mask = np.zeros((4, 8), np.uint8)
+    mask[:2, :4] = 1
+    root = write_voc(tmp_path / "voc", {"a": mask, "v": mask}, {"a": "train", "v": "val"}, ["boat"])
+    context = np.zeros_like(mask)
+    context[2:] = 1  # water under the boat
+    (root / "ContextMasks").mkdir()
+    save_label_png(root / "ContextMasks" / "a.png", context)
+    manifest = index_dataset(DataParams(root=str(root)))
+    prediction = mask.copy()
+    prediction[2:, :2] = 1  # a quarter of the water called boat
+    (tmp_path / "labels").mkdir()
+    save_label_png(tmp_path / "labels" / "a.png", prediction)
+    assert score_label_dir(tmp_path / "labels", manifest, "train")["context_fp"] == {"boat": 0.25}
 
 
 class SignNet(torch.nn.Module):

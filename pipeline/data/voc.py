@@ -44,6 +44,7 @@ class DataParams:
     mask_dir: str = "auto"  # auto: SegmentationClassAug if present, else SegmentationClass
     labels_file: str | None = None  # "<id> <class name> ..." lines; default: labels from masks
     saliency_dir: str = "SaliencyMaps"
+    context_dir: str = "ContextMasks"  # optional co-occurrence context annotation, scored when present
     max_image_pixels: int = bounded(50_000_000, 1)  # larger images are refused at prepare, not run out of memory
 
 
@@ -60,6 +61,7 @@ class Manifest:
     saliency_dir: str
     splits: dict[str, dict[str, list[int]]]  # split -> {image id: present label indices}
     unmasked: dict[str, list[str]] = field(default_factory=dict)  # split -> ids labelled by data.labels_file only
+    context_dir: str | None = None  # co-occurrence context annotation, when the dataset has it
 
     @property
     def num_classes(self) -> int:
@@ -98,6 +100,9 @@ class Manifest:
 
     def saliency_path(self, image_id: str) -> Path:
         return Path(self.root) / self.saliency_dir / f"{image_id}.png"
+
+    def context_path(self, image_id: str) -> Path | None:
+        return Path(self.root) / self.context_dir / f"{image_id}.png" if self.context_dir else None
 
     def save(self, path: str | Path) -> None:
         with atomic_path(path) as tmp:
@@ -342,7 +347,8 @@ def index_dataset(params: DataParams) -> Manifest:
     if mask_dir == "auto":
         mask_dir = "SegmentationClassAug" if (root / "SegmentationClassAug").is_dir() else "SegmentationClass"
     given = _read_labels_file(Path(params.labels_file), classes) if params.labels_file else {}
-    manifest = Manifest(str(root), classes, mask_dir, params.saliency_dir, {})
+    context_dir = params.context_dir if (root / params.context_dir).is_dir() else None
+    manifest = Manifest(str(root), classes, mask_dir, params.saliency_dir, {}, context_dir=context_dir)
     for split in (params.train_split, params.val_split):
         split_file = _split_file(root, split)
         labels, unmasked, background_only, values = {}, [], [], set()

@@ -1,7 +1,6 @@
 """Label-map quality against ground truth, the same way for every stage (metrics/*.json)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ from tqdm import tqdm
 from pipeline.core.errors import PipelineError
 from pipeline.core.labels import IGNORE_INDEX, label_names
 from pipeline.data.voc import Manifest
+from pipeline.eval.context import context_counts, empty_context, read_context, summarise_context
 from pipeline.eval.metrics import confusion_matrix, empty_confusion, summarise
 from pipeline.io.files import write_json
 from pipeline.io.label_png import read_label_png
@@ -29,32 +29,20 @@ def read_truth(manifest: Manifest, image_id: str, shape: tuple[int, ...]) -> np.
     return truth
 
 
-def label_confusion(pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_labels: int) -> tuple[np.ndarray, int]:
-    """The summed confusion matrix of (prediction, truth) label-map pairs, and their count."""
-    confusion, count = empty_confusion(num_labels), 0
-    for prediction, truth in pairs:
-        confusion += confusion_matrix(prediction, truth, num_labels)
-        count += 1
-    return confusion, count
-
-
-def score_labels(pairs: Iterable[tuple[np.ndarray, np.ndarray]], names: list[str]) -> dict:
-    """Scores of (prediction, truth) label-map pairs, with the number of images scored."""
-    confusion, count = label_confusion(pairs, len(names))
-    return {**summarise(confusion, names), "scored_images": count}
-
-
 def score_label_dir(label_dir: str | Path, manifest: Manifest, split: str) -> dict:
     """Scores of a folder of label PNGs (one per image id of `split`), on the images that have
-    a mask; `images` counts them all."""
-    label_dir = Path(label_dir)
-
-    def pairs():
-        for image_id in tqdm(manifest.masked_ids(split), desc=f"score {label_dir.name}", unit="img"):
-            prediction = read_label_png(label_dir / f"{image_id}.png")
-            yield prediction, read_truth(manifest, image_id, prediction.shape)
-
-    return {**score_labels(pairs(), label_names(manifest.classes)), "images": len(manifest.ids(split))}
+    a mask, with the context false positives where the dataset annotates context; `images`
+    counts them all."""
+    label_dir, names = Path(label_dir), label_names(manifest.classes)
+    confusion, context = empty_confusion(len(names)), empty_context(len(names))
+    scored = manifest.masked_ids(split)
+    for image_id in tqdm(scored, desc=f"score {label_dir.name}", unit="img"):
+        prediction = read_label_png(label_dir / f"{image_id}.png")
+        truth = read_truth(manifest, image_id, prediction.shape)
+        confusion += confusion_matrix(prediction, truth, len(names))
+        context += context_counts(prediction, truth, read_context(manifest, image_id, truth.shape), len(names))
+    return {**summarise(confusion, names), **summarise_context(context, names), "scored_images": len(scored),
+            "images": len(manifest.ids(split))}
 
 
 def write_label_scores(key: str, label_dir: str | Path, manifest: Manifest, split: str, metrics_path: str | Path) -> dict:

@@ -1,6 +1,7 @@
 """DeepLab's predictions as they are scored (and shown in the report)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,11 @@ from torchvision.models.segmentation.deeplabv3 import DeepLabV3
 
 from pipeline.core.config import listed
 from pipeline.core.runtime import RuntimeParams
+from pipeline.data.datasets import ImageDataset
 from pipeline.data.transforms import denormalise
+from pipeline.eval.context import context_counts, empty_context, read_context
+from pipeline.eval.metrics import confusion_matrix, empty_confusion
+from pipeline.io.label_png import read_label_png
 from pipeline.models.multiscale import multiscale_sum
 from pipeline.refine.crf import DenseCrfParams, crf_probabilities
 from pipeline.training.runtime import autocast
@@ -41,3 +46,18 @@ def predict(model: DeepLabV3, image: torch.Tensor, params: EvaluateParams, devic
     if params.crf is not None:
         probabilities = crf_probabilities(denormalise(image), probabilities, params.crf)
     return probabilities.argmax(axis=0).astype(np.uint8)
+
+
+def score_predictions(model: DeepLabV3, dataset: ImageDataset, indices: Iterable[int], params: EvaluateParams,
+                      device: torch.device, runtime: RuntimeParams) -> tuple[np.ndarray, np.ndarray]:
+    """The confusion matrix and the context counts of `model`'s predictions on the images
+    `indices` of `dataset`, against their masks."""
+    manifest = dataset.manifest
+    num_labels = manifest.num_classes + 1
+    confusion, context = empty_confusion(num_labels), empty_context(num_labels)
+    for i in indices:
+        prediction = predict(model, dataset[i]["image"], params, device, runtime)
+        truth = read_label_png(manifest.mask_path(dataset.ids[i]))
+        confusion += confusion_matrix(prediction, truth, num_labels)
+        context += context_counts(prediction, truth, read_context(manifest, dataset.ids[i], truth.shape), num_labels)
+    return confusion, context
