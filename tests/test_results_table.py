@@ -11,8 +11,9 @@ spec.loader.exec_module(results_table)
 
 
 def _metrics(cam, rw, crf, seg, full=0.8, boat_fp=0.2):
-    stage = lambda m: {"miou": m, "per_class": {"boat": {"fp_share": boat_fp}}}  # noqa: E731
-    return {"classifier": {"val_map": 0.99}, "cam": {**stage(cam), "oracle_miou": cam + 0.05}, "rw": stage(rw), "crf": stage(crf),
+    stage = lambda m: {"miou": m}  # noqa: E731
+    return {"classifier": {"val_map": 0.99}, "cam": {**stage(cam), "oracle_miou": cam + 0.05, "context_fp": {"boat": boat_fp}},
+            "rw": stage(rw), "crf": stage(crf),
             "seg": {**stage(seg), "full_miou": full, "ratio": seg / full}}
 
 
@@ -58,6 +59,15 @@ def test_method_findings_are_generated_from_the_figures():
     text = results_table.render_methods(rows)
     assert ("- `gain` does not raise the CAM-stage mIoU against `cam`: 0.575 vs 0.600 "
             "(mean of seeds 0, 1; higher on 1 of 2)") in text
-    assert ("- `gain_ext` does not lower the CAM FP share of 'boat' against `gain`: 0.300 vs 0.250 "
-            "(mean of seeds 0, 1; lower on 1 of 2)") in text
-    assert "puzzle" not in text
+    assert ("- `gain_ext` does not lower the share of the 'boat' context labelled 'boat' by the CAM against `gain`: "
+            "0.300 vs 0.250 (mean of seeds 0, 1; lower on 1 of 2)") in text
+    assert "- `gain_ext` does not lower the share of the 'boat' context labelled 'boat' by the CAM against `cam`" in text
+    assert "puzzle" not in text  # no runs, no sentence
+
+
+def test_the_stage_table_runs_are_the_cam_rows_of_the_method_table():
+    stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.65, 0.7, 0.6)}]
+    rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.65, 0.7, 0.72, 0.6)}]
+    text = results_table.render_methods(rows, stage_rows)
+    assert "| cam | 1 | 0.990 | 0.600 |" in text
+    assert "- `puzzle` raises the CRF mIoU against `cam`: 0.720 vs 0.700 (mean of seeds 0; higher on 1 of 1)" in text

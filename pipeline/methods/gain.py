@@ -16,6 +16,7 @@ class GainParams:
     alpha: float = bounded(1.0, 0.0)  # weight of L_am
     sigma: float = bounded(0.5, 0.0, 1.0)  # soft-mask threshold
     w: float = bounded(10.0, 0.0)  # soft-mask sharpness
+    start: float = bounded(0.5, 0.0, 1.0)  # share of training before attention mining begins
 
 
 def soft_mask(attention: torch.Tensor, sigma: float, w: float) -> torch.Tensor:
@@ -40,6 +41,13 @@ class GainMethod(TrainingMethod):
         classes = list(range(output.logits.shape[1]))
         return max_normalise(grad_cam(output.logits, output.features, classes, create_graph=True))
 
+    def mining(self, progress: float) -> bool:
+        """Whether attention mining acts at this point of training: from `start` on. GAIN
+        mines the attention of a classifier that has learned its classes (the paper trains
+        the classifier first); on a backbone trained from scratch, erasing random attention
+        only teaches it to spread."""
+        return progress >= self.params.start
+
     def mining_loss(self, model, batch, attention: torch.Tensor) -> torch.Tensor:
         """`alpha * L_am`: erase each present class's attended region, score what is left."""
         images, labels = batch["image"], batch["labels"]
@@ -50,4 +58,6 @@ class GainMethod(TrainingMethod):
         return self.params.alpha * scores.mean()
 
     def extra_losses(self, model, batch, output, progress):
+        if not self.mining(progress):
+            return {"gain_am": output.logits.new_zeros(())}
         return {"gain_am": self.mining_loss(model, batch, self.attention(output))}

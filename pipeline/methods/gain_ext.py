@@ -67,6 +67,6 @@ class GainExtMethod(GainMethod):
     def extra_losses(self, model, batch, output, progress):
         attention = self.attention(output)
         return {
-            "gain_am": self.mining_loss(model, batch, attention),
+            "gain_am": self.mining_loss(model, batch, attention) if self.mining(progress) else attention.new_zeros(()),
             "gain_e": self.params.omega * extension_loss(attention, batch["mask"], batch["labels"]),
         }
