@@ -6,6 +6,8 @@
         one row per CAM training method, every stage's mIoU, mean over seeds; the stages
         table's runs are the `cam` rows (--through eval_cams stops each run after that
         stage: the later columns stay empty)
+    python scripts/results_table.py photos --root data/photos --seeds 0
+        the stages table on a second dataset (scripts/make_photo_dataset.py makes one)
     python scripts/results_table.py render
         rewrite the README tables from results/*.json without running anything
 
@@ -179,21 +181,25 @@ def _rows(table: str) -> list[dict]:
 
 def render() -> None:
     stage_rows, method_rows = _rows("stages"), _rows("methods")
-    if stage_rows:
-        write_readme("stages", render_stages(stage_rows))
+    for table in ("stages", "photos"):
+        if _rows(table):
+            write_readme(table, render_stages(_rows(table)))
     if stage_rows or method_rows:
         write_readme("methods", render_methods(method_rows, stage_rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", choices=("stages", "methods", "render"))
+    parser.add_argument("table", choices=("stages", "methods", "photos", "render"))
+    parser.add_argument("--root", default="data/photos", help="photos: the dataset's data.root")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
     parser.add_argument("--methods", nargs="+", default=["puzzle", "gain", "gain_ext", "ssnet"])
     parser.add_argument("--through", choices=list(WRITTEN_BY.values()), help="stop each methods run after this stage")
     args = parser.parse_args()
     if args.table == "stages":
         collect("stages", [{"seed": s} for s in args.seeds])
+    elif args.table == "photos":
+        collect("photos", [{"data.root": args.root, "seed": s} for s in args.seeds])
     elif args.table == "methods":
         collect("methods", [{"train_classifier.method": m, "seed": s} for m in args.methods for s in args.seeds],
                 args.through)

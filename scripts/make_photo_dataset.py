@@ -1,0 +1,123 @@
+"""A second VOC-layout dataset, made from the real photographs that ship with scikit-image,
+to check that the defaults were not tuned to the built-in data alone (issue #10).
+
+    python scripts/make_photo_dataset.py data/photos [--train 800 --val 200 --size 128 --seed 0]
+    dvc exp run -S data.root=data/photos        # or: scripts/results_table.py photos
+
+Ten object classes, each cut from one photograph (a cat, an astronaut, a coffee cup, a
+rocket, a motorcycle, a retina, a galaxy field, stained tissue, coins, and 200 different
+faces), pasted as blobs onto tinted crops of nine grey texture photographs (brick, grass,
+gravel, the moon, a page, ...). Every object is a random crop, flip, scale and brightness of
+its photograph, so no two look alike. It is a composite: the pixels are photographs, the
+scenes are not. No image is downloaded; scikit-image carries these files.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline.io.files import atomic_path  # noqa: E402
+from pipeline.io.label_png import save_label_png  # noqa: E402
+
+OBJECTS = {  # class name -> the scikit-image photograph(s) it is cut from
+    "astronaut": skimage.data.astronaut, "cat": skimage.data.chelsea, "coffee": skimage.data.coffee,
+    "rocket": skimage.data.rocket, "retina": skimage.data.retina, "galaxy": skimage.data.hubble_deep_field,
+    "tissue": skimage.data.immunohistochemistry, "coins": skimage.data.coins,
+    "motorcycle": lambda: np.asarray(Image.open(Path(skimage.data.__file__).parent / "motorcycle_left.png")),
+    "face": skimage.data.lfw_subset,
+}
+BACKGROUNDS = ("brick", "grass", "gravel", "moon", "page", "camera", "cell", "clock", "text")
+
+
+def _uint8(photo: np.ndarray) -> np.ndarray:
+    photo = np.asarray(photo)
+    return (photo * 255).astype(np.uint8) if photo.dtype.kind == "f" else photo.astype(np.uint8)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image[..., :3]
+
+
+def _crop(rng: np.random.Generator, photo: np.ndarray, size: int, share: tuple[float, float]) -> np.ndarray:
+    """A random square crop of `photo` (a share of its shorter side), flipped at random, resized to `size`."""
+    side = int(min(photo.shape[:2]) * rng.uniform(*share))
+    top = rng.integers(0, photo.shape[0] - side + 1)
+    left = rng.integers(0, photo.shape[1] - side + 1)
+    crop = photo[top:top + side, left:left + side]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((size, size), Image.BILINEAR), dtype=np.float64)
+
+
+def _blob(rng: np.random.Generator, size: int, cy: float, cx: float, radius: float) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size]
+    ry, rx = radius * rng.uniform(0.7, 1.0, size=2)
+    angle = np.arctan2((y - cy) / ry, (x - cx) / rx)
+    wobble = 1.0 + 0.12 * np.sin(rng.integers(2, 5) * angle + rng.uniform(0, 2 * np.pi))
+    return ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= wobble**2
+
+
+def make_sample(rng: np.random.Generator, objects: dict, backgrounds: list, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One composite image and its mask (label indices, 0 background)."""
+    texture = _crop(rng, _rgb(backgrounds[rng.integers(len(backgrounds))]), size, (0.3, 1.0))
+    image = texture * rng.uniform(0.5, 1.1, size=3) + rng.uniform(-20, 40, size=3)  # a tinted grey photograph
+    mask = np.zeros((size, size), np.uint8)
+    names = list(objects)
+    for class_index in rng.choice(len(names), size=rng.integers(1, 4), replace=False):
+        for _attempt in range(30):
+            radius = size * rng.uniform(0.35, 0.7) / 2
+            cy, cx = rng.uniform(radius * 0.8, size - radius * 0.8, size=2)
+            body = _blob(rng, size, cy, cx, radius)
+            if (mask[body] > 0).mean() <= 0.25:
+                break
+        else:
+            continue
+        photos = objects[names[class_index]]
+        photo = photos[rng.integers(len(photos))] if photos.ndim == 3 and photos.shape[-1] != 3 else photos
+        patch = _crop(rng, _rgb(photo), size, (0.25, 0.7) if photo.shape[0] > 100 else (0.8, 1.0))
+        patch = patch * rng.uniform(0.8, 1.2) + rng.uniform(-15, 15)
+        soft = gaussian_filter(body.astype(np.float64), 0.7)[..., None]  # anti-aliased edge, as a photo has
+        image = soft * patch + (1 - soft) * image
+        mask[body] = class_index + 1
+    return np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8), mask
+
+
+def make_dataset(root: Path, counts: dict[str, int], size: int, seed: int) -> None:
+    objects = {name: _uint8(load()) for name, load in OBJECTS.items()}
+    backgrounds = [np.asarray(getattr(skimage.data, name)(), dtype=np.uint8) for name in BACKGROUNDS]
+    rng = np.random.default_rng(seed)
+    with atomic_path(root) as tmp:
+        for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+            (tmp / folder).mkdir(parents=True)
+        (tmp / "classes.txt").write_text("\n".join(OBJECTS) + "\n")
+        for split, count in counts.items():
+            ids = [f"{split}_{i:05d}" for i in range(count)]
+            for image_id in tqdm(ids, desc=f"photos {split}", unit="img"):
+                image, mask = make_sample(rng, objects, backgrounds, size)
+                Image.fromarray(image).save(tmp / "JPEGImages" / f"{image_id}.jpg", quality=92)
+                save_label_png(tmp / "SegmentationClass" / f"{image_id}.png", mask)
+            (tmp / "ImageSets/Segmentation" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--train", type=int, default=800)
+    parser.add_argument("--val", type=int, default=200)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    make_dataset(args.root, {"train": args.train, "val": args.val}, args.size, args.seed)
+    print(f"wrote {args.root}: point data.root at it (dvc exp run -S data.root={args.root})")
+
+
+if __name__ == "__main__":
+    main()
