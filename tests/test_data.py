@@ -129,3 +129,17 @@ def test_masks_keep_their_classes_through_the_crop(tiny_manifest):
         present = set(tiny_manifest.labels("train", dataset.ids[index]))
         assert set(np.unique(sample["mask"].numpy())) - {0, 255} <= present  # nearest resize: no new classes
         assert sample["mask"].shape == (80, 80) and sample["mask"].dtype == torch.long
+
+
+def test_photo_dataset_script_writes_a_dataset_the_pipeline_reads(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts/make_photo_dataset.py"
+    spec = importlib.util.spec_from_file_location("make_photo_dataset", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.make_dataset(tmp_path / "photos", {"train": 6, "val": 2}, size=48, seed=0)
+    manifest = index_dataset(DataParams(root=str(tmp_path / "photos")))
+    assert manifest.num_classes == 10 and len(manifest.ids("train")) == 6 and len(manifest.ids("val")) == 2
+    assert all(manifest.labels("train", i) for i in manifest.ids("train"))
