@@ -78,15 +78,17 @@ def _mean_std(values: list[float]) -> str:
 
 
 def render_stages(rows: list[dict]) -> str:
-    header = "| seed | CAM | random walk | dense CRF | DeepLab (val) | fully supervised | weak / full |\n|---|---|---|---|---|---|---|\n"
-    lines, columns = [], {k: [] for k in (*STAGES, "full", "ratio")}
+    header = ("| seed | classifier mAP | CAM | random walk | dense CRF | DeepLab (val) | fully supervised | weak / full |\n"
+              "|---|---|---|---|---|---|---|---|\n")
+    lines, columns = [], {k: [] for k in ("map", *STAGES, "full", "ratio")}
     for row in rows:
         m = row["metrics"]
-        values = [m[s]["miou"] for s in STAGES] + [m["seg"]["full_miou"], m["seg"]["ratio"]]
+        values = [m["classifier"]["val_map"]] + [m[s]["miou"] for s in STAGES] + [m["seg"]["full_miou"], m["seg"]["ratio"]]
         for key, value in zip(columns, values):
             columns[key].append(value)
         lines.append(f"| {row['settings']['seed']} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-    lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns.values()) + " |")
+    if len(rows) > 1:
+        lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns.values()) + " |")
     return header + "\n".join(lines) + "\n"
 
 

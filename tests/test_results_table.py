@@ -21,8 +21,8 @@ def test_stage_table_lists_every_seed_and_the_mean():
     rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.5, 0.6, 0.7, 0.6)},
             {"settings": {"seed": "1"}, "metrics": _metrics(0.7, 0.8, 0.9, 0.7)}]
     table = results_table.render_stages(rows)
-    assert "| 0 | 0.500 | 0.600 | 0.700 | 0.600 | 0.800 | 0.750 |" in table
-    assert "| mean ± sd | 0.600 ± 0.141 |" in table
+    assert "| 0 | 0.990 | 0.500 | 0.600 | 0.700 | 0.600 | 0.800 | 0.750 |" in table
+    assert "| mean ± sd | 0.990 ± 0.000 | 0.600 ± 0.141 |" in table
 
 
 def test_method_table_leaves_stages_that_did_not_run_empty():
