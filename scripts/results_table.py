@@ -81,7 +81,7 @@ def render_stages(rows: list[dict]) -> str:
     header = ("| seed | classifier mAP | CAM | random walk | dense CRF | DeepLab (val) | fully supervised | weak / full |\n"
               "|---|---|---|---|---|---|---|---|\n")
     lines, columns = [], {k: [] for k in ("map", *STAGES, "full", "ratio")}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: int(r["settings"]["seed"])):
         m = row["metrics"]
         values = [m["classifier"]["val_map"]] + [m[s]["miou"] for s in STAGES] + [m["seg"]["full_miou"], m["seg"]["ratio"]]
         for key, value in zip(columns, values):
