@@ -33,13 +33,20 @@ README = Path("README.md")
 RESULTS = Path("results")
 
 
+def stages_through(through: str) -> list[str]:
+    """`through` and every stage before it that writes metrics: eval_cams is no upstream of
+    crf, and without it a run through crf would report the previous run's CAM figures."""
+    order = list(WRITTEN_BY.values())
+    return order[: order.index(through) + 1]
+
+
 def run_experiment(settings: dict[str, str], through: str | None) -> dict:
     """One `dvc exp run` with `settings` (up to stage `through`); the metrics it produced."""
     args = [arg for key, value in settings.items() for arg in ("-S", f"{key}={value}")]
-    target = [through] if through else []
+    order = list(WRITTEN_BY.values())
+    target = stages_through(through) if through else []
     print("dvc exp run", " ".join(target + args), flush=True)
     subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *target, *args], check=True)
-    order = list(WRITTEN_BY.values())
     metrics = {}
     for path in sorted(Path("metrics").glob("*.json")):
         for key, value in json.loads(path.read_text()).items():

@@ -71,3 +71,7 @@ def test_the_stage_table_runs_are_the_cam_rows_of_the_method_table():
     text = results_table.render_methods(rows, stage_rows)
     assert "| cam | 1 | 0.990 | 0.600 |" in text
     assert "- `puzzle` raises the CRF mIoU against `cam`: 0.720 vs 0.700 (mean of seeds 0; higher on 1 of 1)" in text
+
+
+def test_a_partial_run_reruns_every_scoring_stage_before_its_last():
+    assert results_table.stages_through("crf") == ["train_classifier", "eval_cams", "random_walk", "crf"]
