@@ -169,7 +169,23 @@ def render_methods(rows: list[dict], stage_rows: list[dict] = (), cooccurrence: 
                  _mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs])]
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     findings = render_findings(by_method, cooccurrence)
-    return header + "\n".join(lines) + "\n" + (f"\n{findings}" if findings else "")
+    per_class = "".join(render_per_class(by_method, stage) for stage in ("cam", "crf"))
+    return header + "\n".join(lines) + "\n" + (f"\n{findings}" if findings else "") + per_class
+
+
+def render_per_class(by_method: dict[str, dict[str, dict]], stage: str) -> str:
+    """IoU per class at `stage`, mean over each method's seeds: where a method gains and loses."""
+    runs = {method: [r for r in by_seed.values() if stage in r] for method, by_seed in by_method.items()}
+    runs = {method: found for method, found in runs.items() if found}
+    if not runs:
+        return ""
+    names = list(next(iter(runs.values()))[0][stage]["per_class"])
+    lines = [f"\nIoU per class at the {stage.upper()} stage (mean over the seeds of each row):\n",
+             "| method | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for method, found in runs.items():
+        means = [statistics.mean(r[stage]["per_class"][name]["iou"] for r in found) for name in names]
+        lines.append(f"| {method} | " + " | ".join(f"{v:.2f}" for v in means) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def write_readme(table: str, text: str) -> None:

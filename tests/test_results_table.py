@@ -11,7 +11,7 @@ spec.loader.exec_module(results_table)
 
 
 def _metrics(cam, rw, crf, seg, full=0.8, boat_fp=0.2):
-    stage = lambda m: {"miou": m}  # noqa: E731
+    stage = lambda m: {"miou": m, "per_class": {"background": {"iou": 0.9}, "boat": {"iou": m}}}  # noqa: E731
     return {"classifier": {"val_map": 0.99}, "cam": {**stage(cam), "oracle_miou": cam + 0.05, "context_fp": {"boat": boat_fp}},
             "rw": stage(rw), "crf": stage(crf),
             "seg": {**stage(seg), "full_miou": full, "ratio": seg / full}}
@@ -75,3 +75,11 @@ def test_the_stage_table_runs_are_the_cam_rows_of_the_method_table():
 
 def test_a_partial_run_reruns_every_scoring_stage_before_its_last():
     assert results_table.stages_through("crf") == ["train_classifier", "eval_cams", "random_walk", "crf"]
+
+
+def test_method_table_shows_the_iou_of_each_class():
+    rows = [{"settings": {"train_classifier.method": "puzzle", "seed": seed}, "metrics": _metrics(cam, 0.7, 0.7, 0.6)}
+            for seed, cam in (("0", 0.4), ("1", 0.6))]
+    text = results_table.render_methods(rows)
+    assert "IoU per class at the CAM stage" in text and "| method | background | boat |" in text
+    assert "| puzzle | 0.90 | 0.50 |" in text
