@@ -118,6 +118,7 @@ CLAIMS = (
     ("puzzle", "cam", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
     ("puzzle", "cam", "crf", "CRF mIoU", _crf_miou, True, "raises", "does not raise"),
     ("gain", "cam", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
+    ("gain_ext", "cam", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
     ("gain_ext", "cam", "cam", "share of the '{c}' context labelled '{c}' by the CAM", _cooccurrence_fp, False,
      "lowers", "does not lower"),
     ("gain_ext", "gain", "cam", "share of the '{c}' context labelled '{c}' by the CAM", _cooccurrence_fp, False,
