@@ -1,13 +1,11 @@
 """Stage evaluate: score DeepLab (pseudo-labels) and the fully supervised reference on val."""
 import click
-import numpy as np
 from tqdm import tqdm
 
 from pipeline.core.labels import label_names
 from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.distributed.world import World
-from pipeline.eval.context import summarise_context
 from pipeline.eval.metrics import summarise
 from pipeline.eval.segmentation import EvaluateParams, score_predictions
 from pipeline.io.files import write_json
@@ -30,12 +28,14 @@ def main(manifest_path, model_path, reference_path, metrics_path) -> None:
         model = load_deeplab(logged_read(path), manifest.fingerprint).eval().to(device)
         shard = tqdm(world.shard(range(len(dataset))), desc=f"evaluate {name}", unit="img")
         scores.append(score_predictions(model, dataset, shard, params, device, runtime))
-    # each process scored its share
-    (weak, full), (weak_context, _) = (sum_over_processes(np.stack(c), world, runtime, device) for c in zip(*scores))
+    for counts in scores:  # each process scored its share
+        counts.confusion = sum_over_processes(counts.confusion, world, runtime, device)
+        counts.context = sum_over_processes(counts.context, world, runtime, device)
     if not world.is_main:
         return
-    seg = {**summarise(weak, names), **summarise_context(weak_context, names), "scored_images": len(dataset)}
-    full_miou = summarise(full, names)["miou"]
+    weak, full = scores
+    seg = {**weak.summary(names), "scored_images": len(dataset)}
+    full_miou = summarise(full.confusion, names)["miou"]
     seg.update(full_miou=full_miou, ratio=seg["miou"] / max(full_miou, 1e-9))
     write_json(metrics_path, {"seg": seg})
     logged_write(metrics_path, f"val mIoU {seg['miou']:.3f}, fully supervised {seg['full_miou']:.3f}, "

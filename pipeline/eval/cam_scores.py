@@ -9,9 +9,9 @@ from tqdm import tqdm
 from pipeline.core.config import bounded, listed
 from pipeline.core.labels import label_names, labels_from_maps
 from pipeline.data.voc import Manifest
-from pipeline.eval.context import context_counts, empty_context, read_context, summarise_context
-from pipeline.eval.label_scores import read_truth
-from pipeline.eval.metrics import confusion_matrix, empty_confusion, summarise
+from pipeline.eval.context import read_context
+from pipeline.eval.label_scores import LabelCounts, read_truth
+from pipeline.eval.metrics import summarise
 from pipeline.io.maps import MapReader
 
 
@@ -45,21 +45,18 @@ def score_cams(reader: MapReader, manifest: Manifest, split: str, params: EvalCa
     thresholds = sweep_thresholds(params.sweep)
     everything = sorted(set(thresholds) | {params.bg_threshold})
     num_labels = manifest.num_classes + 1
-    confusions = {t: empty_confusion(num_labels) for t in everything}
-    context = empty_context(num_labels)
+    counts = {t: LabelCounts.empty(num_labels) for t in everything}
     scored = manifest.masked_ids(split)
     for image_id in tqdm(scored, desc="score cams", unit="img"):
         maps, classes = reader.read(image_id)
         truth = read_truth(manifest, image_id, maps.shape[1:])
+        context = read_context(manifest, image_id, truth.shape)
         for threshold in everything:
-            labels = labels_from_maps(maps, classes, threshold)
-            confusions[threshold] += confusion_matrix(labels, truth, num_labels)
-            if threshold == params.bg_threshold:
-                context += context_counts(labels, truth, read_context(manifest, image_id, truth.shape), num_labels)
+            counts[threshold].add(labels_from_maps(maps, classes, threshold), truth, context)
     names = label_names(manifest.classes)
-    curve = [{"threshold": t, **_headline(summarise(confusions[t], names))} for t in thresholds]
+    curve = [{"threshold": t, **_headline(summarise(counts[t].confusion, names))} for t in thresholds]
     best = max(curve, key=lambda row: row["miou"])
-    summary = {**summarise(confusions[params.bg_threshold], names), **summarise_context(context, names)}
+    summary = counts[params.bg_threshold].summary(names)
     summary.update(bg_threshold=params.bg_threshold, oracle_threshold=best["threshold"], oracle_miou=best["miou"],
                    scored_images=len(scored), images=len(manifest.ids(split)))
     return summary, curve

@@ -1,6 +1,7 @@
 """Label-map quality against ground truth, the same way for every stage (metrics/*.json)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +30,38 @@ def read_truth(manifest: Manifest, image_id: str, shape: tuple[int, ...]) -> np.
     return truth
 
 
+@dataclass
+class LabelCounts:
+    """What every scored stage sums over label maps: the confusion matrix and the context counts."""
+
+    confusion: np.ndarray
+    context: np.ndarray
+
+    @classmethod
+    def empty(cls, num_labels: int) -> LabelCounts:
+        return cls(empty_confusion(num_labels), empty_context(num_labels))
+
+    def add(self, prediction: np.ndarray, truth: np.ndarray, context: np.ndarray | None) -> None:
+        num_labels = len(self.confusion)
+        self.confusion += confusion_matrix(prediction, truth, num_labels)
+        self.context += context_counts(prediction, truth, context, num_labels)
+
+    def summary(self, names: list[str]) -> dict:
+        return {**summarise(self.confusion, names), **summarise_context(self.context, names)}
+
+
 def score_label_dir(label_dir: str | Path, manifest: Manifest, split: str) -> dict:
     """Scores of a folder of label PNGs (one per image id of `split`), on the images that have
     a mask, with the context false positives where the dataset annotates context; `images`
     counts them all."""
     label_dir, names = Path(label_dir), label_names(manifest.classes)
-    confusion, context = empty_confusion(len(names)), empty_context(len(names))
+    counts = LabelCounts.empty(len(names))
     scored = manifest.masked_ids(split)
     for image_id in tqdm(scored, desc=f"score {label_dir.name}", unit="img"):
         prediction = read_label_png(label_dir / f"{image_id}.png")
         truth = read_truth(manifest, image_id, prediction.shape)
-        confusion += confusion_matrix(prediction, truth, len(names))
-        context += context_counts(prediction, truth, read_context(manifest, image_id, truth.shape), len(names))
-    return {**summarise(confusion, names), **summarise_context(context, names), "scored_images": len(scored),
-            "images": len(manifest.ids(split))}
+        counts.add(prediction, truth, read_context(manifest, image_id, truth.shape))
+    return {**counts.summary(names), "scored_images": len(scored), "images": len(manifest.ids(split))}
 
 
 def write_label_scores(key: str, label_dir: str | Path, manifest: Manifest, split: str, metrics_path: str | Path) -> dict:

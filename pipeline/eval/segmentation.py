@@ -12,8 +12,8 @@ from pipeline.core.config import listed
 from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.transforms import denormalise
-from pipeline.eval.context import context_counts, empty_context, read_context
-from pipeline.eval.metrics import confusion_matrix, empty_confusion
+from pipeline.eval.context import read_context
+from pipeline.eval.label_scores import LabelCounts
 from pipeline.io.label_png import read_label_png
 from pipeline.models.multiscale import multiscale_sum
 from pipeline.refine.crf import DenseCrfParams, crf_probabilities
@@ -49,15 +49,12 @@ def predict(model: DeepLabV3, image: torch.Tensor, params: EvaluateParams, devic
 
 
 def score_predictions(model: DeepLabV3, dataset: ImageDataset, indices: Iterable[int], params: EvaluateParams,
-                      device: torch.device, runtime: RuntimeParams) -> tuple[np.ndarray, np.ndarray]:
-    """The confusion matrix and the context counts of `model`'s predictions on the images
-    `indices` of `dataset`, against their masks."""
+                      device: torch.device, runtime: RuntimeParams) -> LabelCounts:
+    """The counts of `model`'s predictions on the images `indices` of `dataset`, against their masks."""
     manifest = dataset.manifest
-    num_labels = manifest.num_classes + 1
-    confusion, context = empty_confusion(num_labels), empty_context(num_labels)
+    counts = LabelCounts.empty(manifest.num_classes + 1)
     for i in indices:
-        prediction = predict(model, dataset[i]["image"], params, device, runtime)
         truth = read_label_png(manifest.mask_path(dataset.ids[i]))
-        confusion += confusion_matrix(prediction, truth, num_labels)
-        context += context_counts(prediction, truth, read_context(manifest, dataset.ids[i], truth.shape), num_labels)
-    return confusion, context
+        prediction = predict(model, dataset[i]["image"], params, device, runtime)
+        counts.add(prediction, truth, read_context(manifest, dataset.ids[i], truth.shape))
+    return counts
