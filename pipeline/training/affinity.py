@@ -29,9 +29,9 @@ class TrainAffinityParams:
     channels: list[int] = listed([32, 64, 128, 128], length=4, low=1)  # projection widths of layer1..layer4
     dim: int = bounded(64, 1)  # embedding size
     freeze_backbone: bool = False  # True: train only the new layers (IRN); False: fine-tune all (AffinityNet)
-    crop_size: int = bounded(128, 16)
+    crop_size: int = bounded(96, 16)
     scale_range: list[float] = listed([0.75, 1.25], length=2, low=0.1, high=4.0, check=ascending_pair)
-    optim: OptimParams = field(default_factory=lambda: OptimParams(epochs=3))
+    optim: OptimParams = field(default_factory=lambda: OptimParams(epochs=6))
 
 
 def train_affinity(classifier: Classifier, manifest: Manifest, split: str, label_dir: Path, params: TrainAffinityParams,
