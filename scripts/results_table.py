@@ -6,6 +6,8 @@
         one row per CAM training method, every stage's mIoU, mean over seeds; the stages
         table's runs are the `cam` rows (--through eval_cams stops each run after that
         stage: the later columns stay empty)
+        --set KEY=VALUE adds a setting to every run of those rows: an ablation row, named
+        after the method and the setting (`puzzle (alpha_max=1)`), which no claim compares
     python scripts/results_table.py photos --root data/photos --seeds 0
         the stages table on a second dataset (scripts/make_photo_dataset.py makes one)
     python scripts/results_table.py render
@@ -29,6 +31,7 @@ from pathlib import Path
 STAGES = ("cam", "rw", "crf", "seg")
 # The stage that writes each metrics key, in pipeline order.
 WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
+METHOD_KEY = "train_classifier.method"
 README = Path("README.md")
 RESULTS = Path("results")
 
@@ -148,6 +151,12 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str) ->
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def row_label(settings: dict[str, str]) -> str:
+    """A methods row's name: its method, and every setting but the seed that its runs changed."""
+    extra = [f"{key.rsplit('.', 1)[-1]}={value}" for key, value in settings.items() if key not in ("seed", METHOD_KEY)]
+    return settings[METHOD_KEY] + (f" ({', '.join(extra)})" if extra else "")
+
+
 def render_methods(rows: list[dict], stage_rows: list[dict] = (), cooccurrence: str = "boat") -> str:
     """The methods table; the default runs of the stages table are the `cam` rows where the
     methods table has none of its own for that seed."""
@@ -156,7 +165,7 @@ def render_methods(rows: list[dict], stage_rows: list[dict] = (), cooccurrence: 
         if set(row["settings"]) == {"seed"}:
             by_method.setdefault("cam", {})[row["settings"]["seed"]] = row["metrics"]
     for row in rows:
-        by_method.setdefault(row["settings"]["train_classifier.method"], {})[row["settings"]["seed"]] = row["metrics"]
+        by_method.setdefault(row_label(row["settings"]), {})[row["settings"]["seed"]] = row["metrics"]
     header = (f"| method | seeds | classifier mAP | CAM | CAM, oracle threshold | random walk | dense CRF | "
               f"DeepLab (val) | '{cooccurrence}' context labelled '{cooccurrence}' (CAM) |\n"
               "|---|---|---|---|---|---|---|---|---|\n")
@@ -220,6 +229,8 @@ def main() -> None:
     parser.add_argument("--root", default="data/photos", help="photos: the dataset's data.root")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
     parser.add_argument("--methods", nargs="+", default=["puzzle", "gain", "gain_ext", "ssnet"])
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="methods: further settings of every run (an ablation row)")
     parser.add_argument("--through", choices=list(WRITTEN_BY.values()), help="stop each methods run after this stage")
     args = parser.parse_args()
     if args.table == "stages":
@@ -227,7 +238,8 @@ def main() -> None:
     elif args.table == "photos":
         collect("photos", [{"data.root": args.root, "seed": s} for s in args.seeds])
     elif args.table == "methods":
-        collect("methods", [{"train_classifier.method": m, "seed": s} for m in args.methods for s in args.seeds],
+        extra = dict(setting.split("=", 1) for setting in args.set)
+        collect("methods", [{METHOD_KEY: m, **extra, "seed": s} for m in args.methods for s in args.seeds],
                 args.through)
     render()
 

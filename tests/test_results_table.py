@@ -83,3 +83,12 @@ def test_method_table_shows_the_iou_of_each_class():
     text = results_table.render_methods(rows)
     assert "IoU per class at the CAM stage" in text and "| method | background | boat |" in text
     assert "| puzzle | 0.90 | 0.50 |" in text
+
+
+def test_an_ablation_row_is_its_own_row_and_makes_no_claim():
+    stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.65, 0.7, 0.6)}]
+    rows = [{"settings": {"train_classifier.method": "puzzle", "methods.puzzle.alpha_max": "1", "seed": "0"},
+             "metrics": _metrics(0.65, 0.7, 0.72, 0.6)}]
+    text = results_table.render_methods(rows, stage_rows)
+    assert "| puzzle (alpha_max=1) | 1 | 0.990 | 0.650 |" in text
+    assert "`puzzle" not in text  # the claims compare the published settings only
