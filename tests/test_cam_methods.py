@@ -37,6 +37,15 @@ def test_every_map_method_is_non_negative_with_the_right_shape(model, name):
     assert (maps >= 0).all()
 
 
+def test_ssnet_readout_is_the_class_probabilities_of_every_class_picked(model):
+    images = torch.randn(2, 3, 64, 64)
+    cams = model(images).class_maps  # (B, 3, h, w), any sign
+    everything = MAP_METHODS["ssnet"](model, images, [0, 1, 2])
+    assert torch.all(everything.sum(dim=1) < 1)  # the rest is the background's share
+    expected = torch.softmax(torch.cat([torch.zeros_like(cams[:, :1]), cams], dim=1), dim=1)[:, [3, 1]]
+    assert torch.allclose(MAP_METHODS["ssnet"](model, images, [2, 0]), expected, atol=1e-6)
+
+
 def test_unknown_map_method_lists_the_known_ones():
     with pytest.raises(PipelineError, match="extract_cams.method='scorecam' is not one of: cam, gradcam, gradcampp"):
         parse_section(ExtractCamsParams, {"method": "scorecam"}, "extract_cams")

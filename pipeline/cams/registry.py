@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.cams.gradients import grad_cam, grad_cam_plus_plus, layer_cam
+from pipeline.methods.ssnet import class_probabilities
 from pipeline.models.classifier import Classifier
 
 MapMethod = Callable[[Classifier, torch.Tensor, list[int]], torch.Tensor]
@@ -22,6 +23,15 @@ def cam(model: Classifier, images: torch.Tensor, classes: list[int]) -> torch.Te
     """CAM (Zhou et al., 2016): ReLU of the head applied at every position."""
     with torch.no_grad():
         return F.relu(model(images).class_maps[:, classes])
+
+
+def ssnet(model: Classifier, images: torch.Tensor, classes: list[int]) -> torch.Tensor:
+    """SSNet's readout (Zeng et al., 2019): the per-pixel class probabilities `H_i` that its
+    saliency loss trains to add up to the saliency map, i.e. a softmax over a background
+    score 0 and every class map. Meant for a classifier trained with `method: ssnet`, whose
+    raw CAMs spread over the objects at low values."""
+    with torch.no_grad():
+        return class_probabilities(model(images).class_maps.float())[:, classes]
 
 
 def _gradient_method(weighting) -> MapMethod:
@@ -43,5 +53,6 @@ MAP_METHODS: dict[str, MapMethod] = {
     "gradcam": _gradient_method(grad_cam),
     "gradcampp": _gradient_method(grad_cam_plus_plus),
     "layercam": _gradient_method(layer_cam),
+    "ssnet": ssnet,
 }
 
