@@ -69,7 +69,8 @@ def stage_workload(stage: str, params: dict, counts: dict[str, int]) -> tuple[in
         return epochs[base] * train, f"{threads} threads"
     if base in ("affinity_labels", "crf"):
         return train, f"{params[base]['workers']} workers"
-    images = {"make_builtin": train + val, "check_root": 0, "prepare": train + val, "evaluate": 2 * val,
+    generated = params["builtin"]["num_train"] + params["builtin"]["num_val"]  # the manifest may be another dataset's
+    images = {"make_builtin": generated, "check_root": 0, "prepare": train + val, "evaluate": 2 * val,
               "report": params["report"]["samples"]}.get(base, train)
     return images, f"{threads} threads"
 
