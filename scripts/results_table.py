@@ -11,6 +11,11 @@
         claims compare the published settings (and SSNet's published readout) only
     python scripts/results_table.py photos --root data/photos --seeds 0
         the stages table on a second dataset (scripts/make_photo_dataset.py makes one)
+    python scripts/results_table.py checks --checks other_cpu nproc2 --seeds 0
+        the default pipeline under other conditions, each in a fresh clone of the committed
+        code (no run cache), set against the stages table's mean ± 2 sd: `other_cpu` runs
+        AVX2 kernels and fp32, as on a CPU without AVX512 or bf16; `nproc2` runs every
+        stage on two processes
     python scripts/results_table.py render
         rewrite the README tables from results/*.json without running anything
 
@@ -24,9 +29,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 STAGES = ("cam", "rw", "crf", "seg")
@@ -59,6 +67,36 @@ def run_experiment(settings: dict[str, str], through: str | None) -> dict:
     return metrics
 
 
+# Conditions a user's run may differ in, run by the `checks` table: settings, environment, and what they stand for.
+CHECKS = {
+    "other_cpu": {
+        "label": "another CPU (emulated): AVX2 kernels, fp32",
+        # Kernels of a CPU without AVX512: ATen's vectorised ops, oneDNN's convolutions, MKL.
+        "env": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+        # Such a CPU has no native bf16, so `runtime.amp` computes in fp32 there (this CPU's flags say bf16).
+        "settings": {"runtime.amp": "false"},
+    },
+    "nproc2": {"label": "two processes (gloo)", "env": {}, "settings": {"runtime.nproc": "2"}},
+}
+
+
+def run_in_fresh_clone(settings: dict[str, str], env: dict[str, str]) -> tuple[dict, float]:
+    """One `dvc exp run` with `settings` in a fresh clone of HEAD (its own empty cache, so
+    nothing comes from this repository's run cache), `env` added; its metrics and wall time."""
+    args = [arg for key, value in settings.items() for arg in ("-S", f"{key}={value}")]
+    with tempfile.TemporaryDirectory(prefix="wsss-check-") as clone:
+        subprocess.run(["git", "clone", "--quiet", ".", clone], check=True)
+        environment = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        print("in a fresh clone:", " ".join(f"{k}={v}" for k, v in env.items()), "dvc exp run", *args, flush=True)
+        start = time.monotonic()
+        subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *args], cwd=clone, env=environment, check=True)
+        seconds = time.monotonic() - start
+        metrics = {}
+        for path in sorted((Path(clone) / "metrics").glob("*.json")):
+            metrics.update(json.loads(path.read_text()))
+    return metrics, seconds
+
+
 def merge_rows(kept: list[dict], new: list[dict]) -> list[dict]:
     """`kept` with each row whose settings a `new` row repeats replaced by it; other new rows appended."""
     key = lambda row: tuple(sorted(row["settings"].items()))  # noqa: E731
@@ -70,16 +108,27 @@ def merge_rows(kept: list[dict], new: list[dict]) -> list[dict]:
 def collect(table: str, runs: list[dict[str, str]], through: str | None = None) -> None:
     """Run each settings dict; add its row to results/<table>.json (replacing one with the same settings)."""
     original = Path("params.yaml").read_text()
-    path = RESULTS / f"{table}.json"
-    kept = json.loads(path.read_text()) if path.is_file() else []
-    rows = []
     try:
         for settings in runs:
-            rows.append({"settings": settings, "metrics": run_experiment(settings, through)})
-            RESULTS.mkdir(exist_ok=True)
-            path.write_text(json.dumps(merge_rows(kept, rows), indent=1) + "\n")
+            save_row(table, {"settings": settings, "metrics": run_experiment(settings, through)})
     finally:
         Path("params.yaml").write_text(original)  # exp run leaves its last values in place
+
+
+def collect_checks(names: list[str], seeds: list[str]) -> None:
+    """Run each check of CHECKS with each seed in a fresh clone; add its row to results/checks.json."""
+    for name in names:
+        for seed in seeds:
+            metrics, seconds = run_in_fresh_clone({**CHECKS[name]["settings"], "seed": seed}, CHECKS[name]["env"])
+            save_row("checks", {"settings": {"check": name, "seed": seed}, "metrics": metrics,
+                                "seconds": round(seconds)})
+
+
+def save_row(table: str, row: dict) -> None:
+    """Add `row` to results/<table>.json, replacing a row with the same settings."""
+    path = RESULTS / f"{table}.json"
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps(merge_rows(_rows(table), [row]), indent=1) + "\n")
 
 
 def _mean_std(values: list[float]) -> str:
@@ -88,18 +137,42 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+STAGE_COLUMNS = ("classifier mAP", "CAM", "random walk", "dense CRF", "DeepLab (val)", "fully supervised", "weak / full")
+
+
+def stage_figures(metrics: dict) -> list[float]:
+    """A run's figures in the order of STAGE_COLUMNS."""
+    return ([metrics["classifier"]["val_map"]] + [metrics[s]["miou"] for s in STAGES]
+            + [metrics["seg"]["full_miou"], metrics["seg"]["ratio"]])
+
+
 def render_stages(rows: list[dict]) -> str:
-    header = ("| seed | classifier mAP | CAM | random walk | dense CRF | DeepLab (val) | fully supervised | weak / full |\n"
-              "|---|---|---|---|---|---|---|---|\n")
-    lines, columns = [], {k: [] for k in ("map", *STAGES, "full", "ratio")}
+    header = "| seed | " + " | ".join(STAGE_COLUMNS) + " |\n" + "|---" * (len(STAGE_COLUMNS) + 1) + "|\n"
+    lines, columns = [], [[] for _ in STAGE_COLUMNS]
     for row in sorted(rows, key=lambda r: int(r["settings"]["seed"])):
-        m = row["metrics"]
-        values = [m["classifier"]["val_map"]] + [m[s]["miou"] for s in STAGES] + [m["seg"]["full_miou"], m["seg"]["ratio"]]
-        for key, value in zip(columns, values):
-            columns[key].append(value)
+        values = stage_figures(row["metrics"])
+        for column, value in zip(columns, values):
+            column.append(value)
         lines.append(f"| {row['settings']['seed']} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     if len(rows) > 1:
-        lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns.values()) + " |")
+        lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns) + " |")
+    return header + "\n".join(lines) + "\n"
+
+
+def render_checks(rows: list[dict], stage_rows: list[dict]) -> str:
+    """Each check's figures beside the stages table's mean ± 2 sd, and the columns that fall outside it."""
+    band = [(statistics.mean(c) - 2 * statistics.stdev(c), statistics.mean(c) + 2 * statistics.stdev(c))
+            for c in zip(*(stage_figures(r["metrics"]) for r in stage_rows))]
+    header = ("| run | seed | " + " | ".join(STAGE_COLUMNS) + " | outside mean ± 2 sd | wall time |\n"
+              + "|---" * (len(STAGE_COLUMNS) + 4) + "|\n")
+    lines = ["| band: stages table, mean ± 2 sd | – | "
+             + " | ".join(f"{low:.3f} – {high:.3f}" for low, high in band) + " | – | – |"]
+    for row in rows:
+        values = stage_figures(row["metrics"])
+        outside = [name for name, value, (low, high) in zip(STAGE_COLUMNS, values, band) if not low <= value <= high]
+        lines.append(f"| {CHECKS[row['settings']['check']]['label']} | {row['settings']['seed']} | "
+                     + " | ".join(f"{v:.3f}" for v in values)
+                     + f" | {', '.join(outside) or 'none'} | {row['seconds']} s |")
     return header + "\n".join(lines) + "\n"
 
 
@@ -216,6 +289,7 @@ def write_readme(table: str, text: str) -> None:
 
 
 def _rows(table: str) -> list[dict]:
+    """The rows of results/<table>.json (none before its first run)."""
     path = RESULTS / f"{table}.json"
     return json.loads(path.read_text()) if path.is_file() else []
 
@@ -225,24 +299,29 @@ def render() -> None:
     for table in ("stages", "photos"):
         if _rows(table):
             write_readme(table, render_stages(_rows(table)))
+    if _rows("checks") and len(stage_rows) > 1:
+        write_readme("checks", render_checks(_rows("checks"), stage_rows))
     if stage_rows or method_rows:
         write_readme("methods", render_methods(method_rows, stage_rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", choices=("stages", "methods", "photos", "render"))
+    parser.add_argument("table", choices=("stages", "methods", "photos", "checks", "render"))
     parser.add_argument("--root", default="data/photos", help="photos: the dataset's data.root")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
     parser.add_argument("--methods", nargs="+", default=["puzzle", "gain", "gain_ext", "ssnet"])
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="methods: further settings of every run (an ablation row)")
+    parser.add_argument("--checks", nargs="+", choices=list(CHECKS), default=list(CHECKS))
     parser.add_argument("--through", choices=list(WRITTEN_BY.values()), help="stop each methods run after this stage")
     args = parser.parse_args()
     if args.table == "stages":
         collect("stages", [{"seed": s} for s in args.seeds])
     elif args.table == "photos":
         collect("photos", [{"data.root": args.root, "seed": s} for s in args.seeds])
+    elif args.table == "checks":
+        collect_checks(args.checks, args.seeds)
     elif args.table == "methods":
         extra = dict(setting.split("=", 1) for setting in args.set)
         collect("methods", [{METHOD_KEY: m, **extra, "seed": s} for m in args.methods for s in args.seeds],

@@ -101,3 +101,16 @@ def test_ssnet_is_also_judged_with_its_own_readout():
     text = results_table.render_methods(rows, [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.7, 0.8, 0.6)}])
     assert ("- `ssnet (extract_cams.method=ssnet)` raises the CRF mIoU against `cam`: 0.850 vs 0.800 "
             "(mean of seeds 0; higher on 1 of 1)") in text
+
+
+def test_a_check_is_set_against_the_stage_band_and_names_the_columns_outside_it():
+    stage_rows = [{"settings": {"seed": str(s)}, "metrics": _metrics(0.5, 0.6, crf, 0.6)}
+                  for s, crf in enumerate((0.70, 0.72, 0.74))]
+    checks = [{"settings": {"check": "other_cpu", "seed": "0"}, "metrics": _metrics(0.5, 0.6, 0.80, 0.6),
+               "seconds": 900},
+              {"settings": {"check": "nproc2", "seed": "0"}, "metrics": _metrics(0.5, 0.6, 0.73, 0.6),
+               "seconds": 700}]
+    table = results_table.render_checks(checks, stage_rows)
+    assert "| 0.680 – 0.760 |" in table  # the CRF band: 0.72 ± 2 * 0.02
+    assert "| 0.800 | 0.600 | 0.800 | 0.750 | dense CRF | 900 s |" in table
+    assert "| 0.730 | 0.600 | 0.800 | 0.750 | none | 700 s |" in table
