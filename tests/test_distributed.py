@@ -18,8 +18,9 @@ from pipeline.distributed.shards import part_path, sharded_output, wait_for_part
 from pipeline.distributed.world import World
 from tests.conftest import REPO, assert_children_exit_with
 
-# A linear model trained for one step on a batch of 8 samples: by one process on all of
-# them, or by two processes on 4 each with their gradients averaged.
+# A linear model (or, with --batchnorm, one with a BatchNorm layer between two linear ones)
+# trained for one step on a batch of 8 samples: by one process on all of them, or by two
+# processes on 4 each with their gradients averaged.
 STEP_SCRIPT = """
 import sys
 import torch
@@ -39,7 +40,10 @@ class Pairs(torch.utils.data.Dataset):
 world, runtime = World.from_env(), RuntimeParams()
 device = setup_runtime(runtime, world)  # the GPU of the local rank where there are GPUs
 torch.manual_seed(0)
-model = nn.Linear(3, 1).to(device)
+if "--batchnorm" in sys.argv:
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1)).to(device)
+else:
+    model = nn.Linear(3, 1).to(device)
 trained = distribute(model, world, runtime, device)
 params = OptimParams(optimizer="sgd", epochs=1, batch_size=8, lr=0.1, momentum=0.0, weight_decay=0.0)
 loader = make_loader(Pairs(), params.batch_size, runtime, 0, device, world)
@@ -57,11 +61,17 @@ def script(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_two_processes_take_the_same_step_as_one(script):
-    subprocess.run([sys.executable, "-m", "one_step", str(script / "one.pt")], cwd=script, check=True, timeout=120)
-    assert launch_local(2, "one_step", [str(script / "two.pt")])
+@pytest.mark.parametrize("model", ["linear", "batchnorm"])
+def test_two_processes_take_the_same_step_as_one(script, model):
+    """With BatchNorm too: its statistics (and their gradients) are those of the global batch
+    on CPU processes as on GPUs, and so are the running averages it keeps."""
+    flags = ["--batchnorm"] if model == "batchnorm" else []
+    subprocess.run([sys.executable, "-m", "one_step", str(script / "one.pt"), *flags], cwd=script, check=True,
+                   timeout=120)
+    assert launch_local(2, "one_step", [str(script / "two.pt"), *flags])
     one, two = torch.load(script / "one.pt"), torch.load(script / "two.pt")
-    assert not torch.equal(one["weight"], torch.zeros_like(one["weight"]))
+    assert not any(torch.equal(tensor, torch.zeros_like(tensor)) for tensor in one.values())
+    assert one.keys() == two.keys()
     for name in one:
         torch.testing.assert_close(two[name], one[name], rtol=1e-6, atol=1e-6)
 
@@ -172,7 +182,8 @@ def test_gpu_loader_pins_memory():
 @pytest.mark.gpu
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
 def test_two_gpus_take_the_same_step_as_one(script):
-    test_two_processes_take_the_same_step_as_one(script)  # NCCL, one GPU each
+    for model in ("linear", "batchnorm"):
+        test_two_processes_take_the_same_step_as_one(script, model)  # NCCL, one GPU each
 
 
 def _children(pid: int) -> set[int]:

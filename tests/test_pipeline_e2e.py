@@ -199,8 +199,13 @@ def test_inference_stages_on_two_processes_write_the_single_process_outputs(two_
     assert not [p for p in out.rglob(".*")], "parts or temporaries left behind"
 
 
-def test_a_training_stage_on_two_processes_writes_its_outputs_once(two_processes):
-    out = two_processes / "two_train"
+@pytest.mark.parametrize("method", ["cam", "gain", "puzzle"])
+def test_a_training_stage_on_two_processes_writes_its_outputs_once(two_processes, method):
+    """Also with GAIN's double backward and Puzzle's tile forward through BatchNorm over the global batch."""
+    params = yaml.safe_load((two_processes / "params.yaml").read_text())
+    params["train_classifier"]["method"] = method
+    (two_processes / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = two_processes / f"two_train_{method}"
     result = _stage(two_processes, "train_classifier", "--manifest", "data/manifest.json", "--model",
                     f"{out}/classifier.pt", "--metrics", f"{out}/classifier.json", "--history", f"{out}/history.csv")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -16,6 +16,7 @@ from pipeline.core.config import bounded, choice
 from pipeline.core.errors import PipelineError
 from pipeline.core.runtime import RuntimeParams
 from pipeline.distributed.world import World
+from pipeline.training.batchnorm import global_batchnorm
 from pipeline.training.runtime import join_process_group
 
 
@@ -65,15 +66,18 @@ def distribute(model: nn.Module, world: World, runtime: RuntimeParams, device: t
     """`model` as trained on `world`: itself in one process, else DistributedDataParallel
     (gradients averaged over the processes after every backward pass).
 
-    BatchNorm: synchronised over GPUs (SyncBatchNorm); on CPUs, where torch has no
-    SyncBatchNorm, each process normalises its own share of the batch. Every process
-    starts from the same weights (the same seed; DDP also broadcasts rank 0's).
+    BatchNorm normalises with the statistics of the global batch: SyncBatchNorm on GPUs,
+    GlobalBatchNorm on CPUs (where torch's SyncBatchNorm does not run), so N processes
+    train as one does. Every process starts from the same weights (the same seed; DDP also
+    broadcasts rank 0's).
     """
     if world.size == 1:
         return model
     join_process_group(world, runtime, device)
     if device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    else:
+        model = global_batchnorm(model)
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
