@@ -12,7 +12,7 @@ from pipeline.core.runtime import RuntimeParams
 from pipeline.io.maps import MapReader
 from pipeline.models.backbone import build_resnet
 from pipeline.models.classifier import Classifier
-from pipeline.models.multiscale import multiscale_sum
+from pipeline.models.multiscale import multiscale_sum, resize_bilinear
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,23 @@ def test_multiscale_maps_come_back_at_the_image_size(model):
     images = torch.randn(3, 3, 50, 70)
     maps = multiscale_sum(lambda x: MAP_METHODS["cam"](model, x, [1, 2]), images, [1.0, 0.5, 1.5, 2.0], flip=True)
     assert maps.shape == (3, 2, 50, 70)
+
+
+def test_bilinear_resize_gives_the_same_bits_at_any_thread_count():
+    # On this shape torch 2.14's CPU F.interpolate rounds about a third of the values
+    # differently on one thread and on two; the maps of a run must not depend on that.
+    maps = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    threads = torch.get_num_threads()
+    try:
+        resized = []
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            resized.append(resize_bilinear(maps, (128, 128)))
+            assert torch.get_num_threads() == count  # restored
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(resized[0], resized[1])
+    torch.testing.assert_close(resized[0], torch.nn.functional.interpolate(maps, size=(128, 128), mode="bilinear"))
 
 
 def test_flip_makes_maps_of_a_symmetric_image_symmetric(model):

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline.core.errors import PipelineError
 from pipeline.io.checkpoints import load_checkpoint
 from pipeline.models.backbone import out_channels
 from pipeline.models.classifier import Classifier
+from pipeline.models.multiscale import resize_bilinear
 
 
 def _projection(in_channels: int, width: int) -> nn.Sequential:
@@ -63,7 +63,7 @@ class AffinityNet(nn.Module):
                 levels.append(x)
         size = levels[0].shape[2:]
         projected = [
-            F.interpolate(projection(level), size=size, mode="bilinear", align_corners=False)
+            resize_bilinear(projection(level), size)
             for projection, level in zip(self.projections, levels)
         ]
         return self.embed(torch.cat(projected, dim=1))

@@ -27,6 +27,7 @@ from pipeline.distributed.world import World
 from pipeline.io.label_png import save_label_png
 from pipeline.io.maps import MapReader, MapWriter
 from pipeline.models.affinity import AffinityNet
+from pipeline.models.multiscale import resize_bilinear
 from pipeline.training.runtime import autocast
 
 
@@ -136,7 +137,7 @@ def write_random_walk(model: AffinityNet, reader: MapReader, manifest: Manifest,
                 stacked[row, : len(classes) + 1] = with_background(maps, params.bg_power)
             small = F.interpolate(torch.from_numpy(stacked), size=embeddings.shape[2:], mode="area")
             walked = random_walk(small, embeddings, params)
-            walked = F.interpolate(walked, size=(height, width), mode="bilinear", align_corners=False).numpy()
+            walked = resize_bilinear(walked, (height, width)).numpy()
             for row, (image_id, (_, classes)) in enumerate(zip(ids, loaded)):
                 refined = walked[row, : len(classes) + 1]
                 lookup = np.concatenate([[0], classes]).astype(np.uint8)
