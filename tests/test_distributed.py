@@ -20,12 +20,14 @@ from tests.conftest import REPO, assert_children_exit_with
 
 # A linear model (or, with --batchnorm, one with a BatchNorm layer between two linear ones)
 # trained for one step on a batch of 8 samples: by one process on all of them, or by two
-# processes on 4 each with their gradients averaged.
+# processes on 4 each with their gradients averaged. With --masked the loss is a mean over
+# the samples of index below 5 only: the processes hold different numbers of them.
 STEP_SCRIPT = """
 import sys
 import torch
 from torch import nn
 from pipeline.core.runtime import RuntimeParams
+from pipeline.distributed.reduce import global_batch_scale
 from pipeline.distributed.world import World
 from pipeline.training.loop import OptimParams, distribute, fit, make_loader, make_optimizer
 from pipeline.training.runtime import setup_runtime
@@ -47,7 +49,13 @@ else:
 trained = distribute(model, world, runtime, device)
 params = OptimParams(optimizer="sgd", epochs=1, batch_size=8, lr=0.1, momentum=0.0, weight_decay=0.0)
 loader = make_loader(Pairs(), params.batch_size, runtime, 0, device, world)
-step = lambda batch, progress: {"mse": ((trained(batch["x"].to(device))[:, 0] - batch["y"].to(device)) ** 2).mean()}
+def step(batch, progress):
+    error = (trained(batch["x"].to(device))[:, 0] - batch["y"].to(device)) ** 2
+    if "--masked" not in sys.argv:
+        return {"mse": error.mean()}
+    mask = (batch["y"] < 5).float().to(device)
+    count = mask.sum()
+    return {"mse": (error * mask).sum() / count.clamp(min=1) * global_batch_scale(count)}
 fit(trained, loader, make_optimizer(model, [], params), params, step)
 if world.is_main:
     torch.save(model.cpu().state_dict(), sys.argv[1])
@@ -61,11 +69,12 @@ def script(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("model", ["linear", "batchnorm"])
+@pytest.mark.parametrize("model", ["linear", "batchnorm", "masked"])
 def test_two_processes_take_the_same_step_as_one(script, model):
     """With BatchNorm too: its statistics (and their gradients) are those of the global batch
-    on CPU processes as on GPUs, and so are the running averages it keeps."""
-    flags = ["--batchnorm"] if model == "batchnorm" else []
+    on CPU processes as on GPUs, and so are the running averages it keeps. A loss that
+    divides by a count that differs between the processes divides by the global count."""
+    flags = {"linear": [], "batchnorm": ["--batchnorm"], "masked": ["--masked"]}[model]
     subprocess.run([sys.executable, "-m", "one_step", str(script / "one.pt"), *flags], cwd=script, check=True,
                    timeout=120)
     assert launch_local(2, "one_step", [str(script / "two.pt"), *flags])
@@ -182,7 +191,7 @@ def test_gpu_loader_pins_memory():
 @pytest.mark.gpu
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
 def test_two_gpus_take_the_same_step_as_one(script):
-    for model in ("linear", "batchnorm"):
+    for model in ("linear", "batchnorm", "masked"):
         test_two_processes_take_the_same_step_as_one(script, model)  # NCCL, one GPU each
 
 

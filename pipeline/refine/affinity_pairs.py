@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.core.labels import IGNORE_INDEX
+from pipeline.distributed.reduce import global_batch_scale
 
 
 def half_offsets(radius: int) -> list[tuple[int, int]]:
@@ -50,7 +51,8 @@ def affinity_loss(affinities: torch.Tensor, labels: torch.Tensor, offsets: list[
     eps = 1e-5
 
     def mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return (values * mask).sum() / mask.sum().clamp(min=1)
+        count = mask.sum()
+        return (values * mask).sum() / count.clamp(min=1) * global_batch_scale(count)
 
     return {
         "bg_pos": mean(-torch.log(affinities + eps), bg_pos) / 4,

@@ -29,8 +29,10 @@ class GlobalBatchNorm(_BatchNorm):
         values = input.float()
         dims = [0, *range(2, values.dim())]
         shape = [1, values.shape[1]] + [1] * (values.dim() - 2)
-        count = distributed_fn.all_reduce(torch.tensor(float(values.numel() // values.shape[1])))
-        mean = distributed_fn.all_reduce(values.sum(dims)) / count
+        local_count = values.new_tensor([values.numel() // values.shape[1]])
+        totals = distributed_fn.all_reduce(torch.cat([values.sum(dims), local_count]))  # one message: sums, count
+        count = totals[-1]
+        mean = totals[:-1] / count
         centred = values - mean.view(shape)
         variance = distributed_fn.all_reduce((centred * centred).sum(dims)) / count
         if self.track_running_stats:

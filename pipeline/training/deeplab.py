@@ -14,6 +14,7 @@ from pipeline.core.labels import IGNORE_INDEX
 from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import Manifest
+from pipeline.distributed.reduce import global_batch_scale
 from pipeline.distributed.world import World
 from pipeline.models.deeplab import DEEPLAB_ARCHITECTURES, build_deeplab, load_backbone_from_classifier
 from pipeline.training.loop import OptimParams, distribute, fit, make_loader, make_optimizer
@@ -66,7 +67,10 @@ def train_deeplab(manifest: Manifest, split: str, label_loader: Callable[[str], 
         with autocast(device, runtime):
             logits = trained(batch["image"].to(device, non_blocking=True))["out"].float()
         target = batch["target"].to(device, non_blocking=True)
-        return {"ce": F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX)}
+        labelled = target[target != IGNORE_INDEX]  # the mean divides by their (weighted) count
+        count = weights[labelled].sum() if weights is not None else torch.tensor(float(labelled.numel()), device=device)
+        ce = F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX)
+        return {"ce": ce * global_batch_scale(count)}
 
     history = fit(trained, loader, optimizer, params.optim, step, desc="deeplab")
     return model.cpu(), history
