@@ -52,9 +52,14 @@ def stages_through(through: str) -> list[str]:
     return order[: order.index(through) + 1]
 
 
+def set_arguments(settings: dict[str, str]) -> list[str]:
+    """`dvc exp run`'s `-S key=value` arguments for `settings`."""
+    return [arg for key, value in settings.items() for arg in ("-S", f"{key}={value}")]
+
+
 def run_experiment(settings: dict[str, str], through: str | None) -> dict:
     """One `dvc exp run` with `settings` (up to stage `through`); the metrics it produced."""
-    args = [arg for key, value in settings.items() for arg in ("-S", f"{key}={value}")]
+    args = set_arguments(settings)
     target = stages_through(through) if through else []
     print("dvc exp run", " ".join(target + args), flush=True)
     subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *target, *args], check=True)
@@ -82,7 +87,7 @@ CHECKS = {
 def run_in_fresh_clone(settings: dict[str, str], env: dict[str, str]) -> tuple[dict, float]:
     """One `dvc exp run` with `settings` in a fresh clone of HEAD (its own empty cache, so
     nothing comes from this repository's run cache), `env` added; its metrics and wall time."""
-    args = [arg for key, value in settings.items() for arg in ("-S", f"{key}={value}")]
+    args = set_arguments(settings)
     with tempfile.TemporaryDirectory(prefix="wsss-check-") as clone:
         subprocess.run(["git", "clone", "--quiet", ".", clone], check=True)
         environment = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
