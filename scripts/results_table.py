@@ -15,7 +15,10 @@
         the default pipeline under other conditions, each in a fresh clone of the committed
         code (no run cache), set against the stages table's mean ± 2 sd: `other_cpu` runs
         AVX2 kernels and fp32, as on a CPU without AVX512 or bf16; `nproc2` runs every
-        stage on two processes
+        stage on two processes; `gpu` runs on one CUDA GPU
+        --without-dvc: for a machine without DVC (the GPU machine this project was lent),
+        run the stage commands dvc.lock records, in order, in this tree instead, with the
+        check's settings written into its params.yaml
     python scripts/results_table.py render
         rewrite the README tables from results/*.json without running anything
 
@@ -30,12 +33,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 STAGES = ("cam", "rw", "crf", "seg")
 # The stage that writes each metrics key, in pipeline order.
@@ -81,6 +87,9 @@ CHECKS = {
         "settings": {"runtime.amp": "false"},
     },
     "nproc2": {"label": "two processes (gloo)", "env": {}, "settings": {"runtime.nproc": "2"}},
+    "gpu": {"label": "one GPU (CUDA, bf16; 4 loader, 8 CRF workers)", "env": {},
+            "settings": {"runtime.device": "cuda", "runtime.num_workers": "4", "affinity_labels.workers": "8",
+                         "crf.workers": "8"}},
 }
 
 
@@ -98,6 +107,36 @@ def run_in_fresh_clone(settings: dict[str, str], env: dict[str, str]) -> tuple[d
         metrics = {}
         for path in sorted((Path(clone) / "metrics").glob("*.json")):
             metrics.update(json.loads(path.read_text()))
+    return metrics, seconds
+
+
+def run_without_dvc(settings: dict[str, str]) -> tuple[dict, float]:
+    """Where DVC is not installed (the GPU machine this project was lent): `settings` written
+    into this tree's params.yaml, then each stage command dvc.lock records run here in its
+    order, with this Python; the metrics and the wall time.
+
+    The outputs land in this tree (the copy a GPU machine is sent), not in a clone.
+    """
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    for key, value in settings.items():
+        *sections, name = key.split(".")
+        target = params
+        for section in sections:
+            target = target[section]
+        target[name] = yaml.safe_load(value)
+    Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    start = time.monotonic()
+    for name, stage in yaml.safe_load(Path("dvc.lock").read_text())["stages"].items():
+        command = shlex.split(stage["cmd"])
+        if command[0] == "python":
+            command[0] = sys.executable
+        stage_start = time.monotonic()
+        subprocess.run(command, check=True)
+        print(f"{name}: {time.monotonic() - stage_start:.0f} s", flush=True)
+    seconds = time.monotonic() - start
+    metrics = {}
+    for path in sorted(Path("metrics").glob("*.json")):
+        metrics.update(json.loads(path.read_text()))
     return metrics, seconds
 
 
@@ -119,11 +158,16 @@ def collect(table: str, runs: list[dict[str, str]], through: str | None = None) 
         Path("params.yaml").write_text(original)  # exp run leaves its last values in place
 
 
-def collect_checks(names: list[str], seeds: list[str]) -> None:
-    """Run each check of CHECKS with each seed in a fresh clone; add its row to results/checks.json."""
+def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False) -> None:
+    """Run each check of CHECKS with each seed in a fresh clone (or here, without DVC); add
+    its row to results/checks.json."""
     for name in names:
         for seed in seeds:
-            metrics, seconds = run_in_fresh_clone({**CHECKS[name]["settings"], "seed": seed}, CHECKS[name]["env"])
+            settings = {**CHECKS[name]["settings"], "seed": seed}
+            if without_dvc:
+                metrics, seconds = run_without_dvc(settings)
+            else:
+                metrics, seconds = run_in_fresh_clone(settings, CHECKS[name]["env"])
             save_row("checks", {"settings": {"check": name, "seed": seed}, "metrics": metrics,
                                 "seconds": round(seconds)})
 
@@ -317,7 +361,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["puzzle", "gain", "gain_ext", "ssnet"])
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="methods: further settings of every run (an ablation row)")
-    parser.add_argument("--checks", nargs="+", choices=list(CHECKS), default=list(CHECKS))
+    parser.add_argument("--checks", nargs="+", choices=list(CHECKS), default=["other_cpu", "nproc2"])
+    parser.add_argument("--without-dvc", action="store_true", help="checks: run dvc.lock's stage commands here")
     parser.add_argument("--through", choices=list(WRITTEN_BY.values()), help="stop each methods run after this stage")
     args = parser.parse_args()
     if args.table == "stages":
@@ -325,7 +370,7 @@ def main() -> None:
     elif args.table == "photos":
         collect("photos", [{"data.root": args.root, "seed": s} for s in args.seeds])
     elif args.table == "checks":
-        collect_checks(args.checks, args.seeds)
+        collect_checks(args.checks, args.seeds, args.without_dvc)
     elif args.table == "methods":
         extra = dict(setting.split("=", 1) for setting in args.set)
         collect("methods", [{METHOD_KEY: m, **extra, "seed": s} for m in args.methods for s in args.seeds],

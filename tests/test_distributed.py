@@ -189,6 +189,44 @@ def test_gpu_loader_pins_memory():
 
 
 @pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_process_beyond_the_gpus_is_refused():
+    from pipeline.core.runtime import RuntimeParams
+    from pipeline.training.runtime import resolve_device
+
+    world = World(rank=0, size=1, local_rank=torch.cuda.device_count())
+    with pytest.raises(PipelineError, match="runtime.nproc"):
+        resolve_device(RuntimeParams(device="cuda"), world)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", ["cam", "gradcam"])
+def test_gpu_maps_match_cpu_maps(method):
+    """Multi-scale, flipped class maps computed on the GPU (fp32, no TF32) equal the CPU's."""
+    from pipeline.cams.gradients import max_normalise
+    from pipeline.cams.registry import MAP_METHODS
+    from pipeline.models.classifier import Classifier
+    from pipeline.models.multiscale import multiscale_sum
+
+    torch.manual_seed(0)
+    model = Classifier("resnet18", 3).eval()
+    images = torch.rand(2, 3, 48, 64)
+    maps = {}
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        for device in ("cpu", "cuda"):
+            model.to(device)
+            maps[device] = max_normalise(multiscale_sum(lambda x: MAP_METHODS[method](model, x, [0, 2]).float(),
+                                                        images.to(device), [1.0, 1.5], True)).cpu()
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    assert maps["cpu"].shape == (2, 2, 48, 64)
+    torch.testing.assert_close(maps["cuda"], maps["cpu"], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.gpu
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
 def test_two_gpus_take_the_same_step_as_one(script):
     for model in ("linear", "batchnorm", "masked"):

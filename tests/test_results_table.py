@@ -114,3 +114,19 @@ def test_a_check_is_set_against_the_stage_band_and_names_the_columns_outside_it(
     assert "| 0.680 – 0.760 |" in table  # the CRF band: 0.72 ± 2 * 0.02
     assert "| 0.800 | 0.600 | 0.800 | 0.750 | dense CRF | 900 s |" in table
     assert "| 0.730 | 0.600 | 0.800 | 0.750 | none | 700 s |" in table
+
+
+def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("seed: 0\nruntime:\n  device: auto\n  num_workers: 0\n")
+    # each stage writes the runtime section it read; the second fails unless the first ran before it
+    stage = ("import json, pathlib, yaml; m = pathlib.Path('metrics'); m.mkdir(exist_ok=True); "
+             "assert {before}; p = yaml.safe_load(open('params.yaml')); "
+             "(m / '{name}.json').write_text(json.dumps({{'{name}': p['runtime']}}))")
+    first = stage.format(name="first", before="True")
+    second = stage.format(name="second", before="(m / 'first.json').exists()")
+    lock = {"schema": "2.0", "stages": {"first": {"cmd": f'python -c "{first}"'},
+                                        "second": {"cmd": f'python -c "{second}"'}}}
+    (tmp_path / "dvc.lock").write_text(results_table.yaml.safe_dump(lock))
+    metrics, _ = results_table.run_without_dvc({"runtime.device": "cuda", "runtime.num_workers": "4"})
+    assert metrics == {"first": {"device": "cuda", "num_workers": 4}, "second": {"device": "cuda", "num_workers": 4}}
