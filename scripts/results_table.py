@@ -169,7 +169,16 @@ def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False
             else:
                 metrics, seconds = run_in_fresh_clone(settings, CHECKS[name]["env"])
             save_row("checks", {"settings": {"check": name, "seed": seed}, "metrics": metrics,
-                                "seconds": round(seconds)})
+                                "seconds": round(seconds), "commit": head_commit()})
+
+
+def head_commit() -> str | None:
+    """The commit checked out here; None outside a git repository (a GPU machine's copy of the tree)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def save_row(table: str, row: dict) -> None:
@@ -211,16 +220,16 @@ def render_checks(rows: list[dict], stage_rows: list[dict]) -> str:
     """Each check's figures beside the stages table's mean ± 2 sd, and the columns that fall outside it."""
     band = [(statistics.mean(c) - 2 * statistics.stdev(c), statistics.mean(c) + 2 * statistics.stdev(c))
             for c in zip(*(stage_figures(r["metrics"]) for r in stage_rows))]
-    header = ("| run | seed | " + " | ".join(STAGE_COLUMNS) + " | outside mean ± 2 sd | wall time |\n"
-              + "|---" * (len(STAGE_COLUMNS) + 4) + "|\n")
+    header = ("| run | seed | " + " | ".join(STAGE_COLUMNS) + " | outside mean ± 2 sd | wall time | commit |\n"
+              + "|---" * (len(STAGE_COLUMNS) + 5) + "|\n")
     lines = ["| band: stages table, mean ± 2 sd | – | "
-             + " | ".join(f"{low:.3f} – {high:.3f}" for low, high in band) + " | – | – |"]
+             + " | ".join(f"{low:.3f} – {high:.3f}" for low, high in band) + " | – | – | – |"]
     for row in rows:
         values = stage_figures(row["metrics"])
         outside = [name for name, value, (low, high) in zip(STAGE_COLUMNS, values, band) if not low <= value <= high]
         lines.append(f"| {CHECKS[row['settings']['check']]['label']} | {row['settings']['seed']} | "
                      + " | ".join(f"{v:.3f}" for v in values)
-                     + f" | {', '.join(outside) or 'none'} | {row['seconds']} s |")
+                     + f" | {', '.join(outside) or 'none'} | {row['seconds']} s | {row.get('commit') or '–'} |")
     return header + "\n".join(lines) + "\n"
 
 
