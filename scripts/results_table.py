@@ -213,7 +213,21 @@ def render_stages(rows: list[dict]) -> str:
         lines.append(f"| {row['settings']['seed']} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     if len(rows) > 1:
         lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns) + " |")
+        return header + "\n".join(lines) + "\n" + render_class_spread(rows, "crf")
     return header + "\n".join(lines) + "\n"
+
+
+def render_class_spread(rows: list[dict], stage: str) -> str:
+    """IoU per class and seed at `stage`, with its sd: which classes make the spread over seeds."""
+    rows = sorted(rows, key=lambda r: int(r["settings"]["seed"]))
+    seeds = [row["settings"]["seed"] for row in rows]
+    lines = [f"\nIoU per class at the {stage.upper()} stage, per seed (which classes make the spread):\n",
+             "| class | " + " | ".join(f"seed {seed}" for seed in seeds) + " | sd |",
+             "|---" * (len(seeds) + 2) + "|"]
+    for name in rows[0]["metrics"][stage]["per_class"]:
+        values = [row["metrics"][stage]["per_class"][name]["iou"] for row in rows]
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + f" | {statistics.stdev(values):.3f} |")
+    return "\n".join(lines) + "\n"
 
 
 def render_checks(rows: list[dict], stage_rows: list[dict]) -> str:

@@ -23,6 +23,7 @@ def test_stage_table_lists_every_seed_and_the_mean():
     table = results_table.render_stages(rows)
     assert "| 0 | 0.990 | 0.500 | 0.600 | 0.700 | 0.600 | 0.800 | 0.750 |" in table
     assert "| mean ± sd | 0.990 ± 0.000 | 0.600 ± 0.141 |" in table
+    assert "| boat | 0.700 | 0.900 | 0.141 |" in table  # the CRF IoU of each class per seed, and its sd
 
 
 def test_method_table_leaves_stages_that_did_not_run_empty():
