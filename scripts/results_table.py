@@ -238,12 +238,20 @@ def render_checks(rows: list[dict], stage_rows: list[dict]) -> str:
               + "|---" * (len(STAGE_COLUMNS) + 5) + "|\n")
     lines = ["| band: stages table, mean ± 2 sd | – | "
              + " | ".join(f"{low:.3f} – {high:.3f}" for low, high in band) + " | – | – | – |"]
+    outside = lambda values: ", ".join(  # noqa: E731
+        name for name, value, (low, high) in zip(STAGE_COLUMNS, values, band) if not low <= value <= high) or "none"
     for row in rows:
         values = stage_figures(row["metrics"])
-        outside = [name for name, value, (low, high) in zip(STAGE_COLUMNS, values, band) if not low <= value <= high]
         lines.append(f"| {CHECKS[row['settings']['check']]['label']} | {row['settings']['seed']} | "
                      + " | ".join(f"{v:.3f}" for v in values)
-                     + f" | {', '.join(outside) or 'none'} | {row['seconds']} s | {row.get('commit') or '–'} |")
+                     + f" | {outside(values)} | {row['seconds']} s | {row.get('commit') or '–'} |")
+    for name in CHECKS:  # a check run with several seeds: its mean against the same band
+        runs = [stage_figures(row["metrics"]) for row in rows if row["settings"]["check"] == name]
+        if len(runs) > 1:
+            columns = list(zip(*runs))
+            lines.append(f"| {CHECKS[name]['label']}, mean ± sd | {len(runs)} seeds | "
+                         + " | ".join(_mean_std(list(c)) for c in columns)
+                         + f" | {outside([statistics.mean(c) for c in columns])} | – | – |")
     return header + "\n".join(lines) + "\n"
 
 

@@ -115,6 +115,10 @@ def test_a_check_is_set_against_the_stage_band_and_names_the_columns_outside_it(
     assert "| 0.680 – 0.760 |" in table  # the CRF band: 0.72 ± 2 * 0.02
     assert "| 0.800 | 0.600 | 0.800 | 0.750 | dense CRF | 900 s |" in table
     assert "| 0.730 | 0.600 | 0.800 | 0.750 | none | 700 s |" in table
+    seed_1 = {"settings": {"check": "nproc2", "seed": "1"}, "metrics": _metrics(0.5, 0.6, 0.77, 0.6), "seconds": 700}
+    table = results_table.render_checks([*checks, seed_1], stage_rows)
+    assert "| two processes (gloo), mean ± sd | 2 seeds |" in table  # several seeds of a check: their mean
+    assert "| 0.750 ± 0.028 | 0.600 ± 0.000 | 0.800 ± 0.000 | 0.750 ± 0.000 | none | – | – |" in table
 
 
 def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_settings(tmp_path, monkeypatch):
