@@ -211,10 +211,10 @@ def render_stages(rows: list[dict]) -> str:
         for column, value in zip(columns, values):
             column.append(value)
         lines.append(f"| {row['settings']['seed']} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-    if len(rows) > 1:
-        lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns) + " |")
-        return header + "\n".join(lines) + "\n" + render_class_spread(rows, "crf")
-    return header + "\n".join(lines) + "\n"
+    if len(rows) == 1:
+        return header + "\n".join(lines) + "\n"
+    lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns) + " |")
+    return header + "\n".join(lines) + "\n" + render_class_spread(rows, "crf")
 
 
 def render_class_spread(rows: list[dict], stage: str) -> str:
