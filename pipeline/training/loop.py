@@ -142,7 +142,8 @@ def fit(
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             bar.set_postfix(loss=f"{loss.item():.4f}")
         if distributed:  # the history holds the mean over every process's share of the batches
-            totals = torch.tensor(list(sums.values()), dtype=torch.float64)
+            # on the model's device: NCCL reduces CUDA tensors only
+            totals = torch.tensor(list(sums.values()), dtype=torch.float64, device=next(model.parameters()).device)
             dist.all_reduce(totals)
             sums = dict(zip(sums, (totals / dist.get_world_size()).tolist()))
         row = {"epoch": epoch + 1, **{k: v / len(loader) for k, v in sums.items()}}
