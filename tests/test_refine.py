@@ -11,6 +11,7 @@ from pipeline.refine.pool import parallel_map
 from pipeline.refine.random_walk import (
     RandomWalkParams,
     random_walk,
+    rescale_to_peak,
     sparse_transition,
     transition,
     window_mask,
@@ -89,6 +90,14 @@ def test_random_walk_memory_is_linear_in_pixels():
 def test_background_map():
     maps = np.array([[[0.0, 1.0]], [[0.5, 0.2]]], dtype=np.float32)
     assert np.allclose(with_background(maps, 2.0)[0], [[0.25, 0.0]]) and with_background(maps, 2.0).shape == (3, 1, 2)
+
+
+def test_rescaled_maps_let_a_class_whose_peak_the_walk_lowered_win_where_it_is_strongest():
+    walked = np.array([[[0.6, 0.9]], [[0.3, 0.1]], [[0.0, 0.0]]], dtype=np.float32)  # background, a class, an empty map
+    assert (walked.argmax(axis=0) == 0).all()
+    rescaled = rescale_to_peak(walked)
+    assert rescaled.argmax(axis=0).tolist() == [[1, 0]]
+    assert np.allclose(rescaled.max(axis=(1, 2)), [1.0, 1.0, 0.0])
 
 
 def _crf_item(seed):

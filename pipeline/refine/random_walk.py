@@ -39,6 +39,7 @@ class RandomWalkParams:
     exp_times: int = bounded(8, 0, 12)  # 2^exp_times walk steps
     radius: int = bounded(5, 1)  # neighbourhood radius at the feature stride
     bg_power: float = bounded(8.0, 0.0)  # background map = (1 - max_c CAM_c)^bg_power
+    rescale_to_peak: bool = True  # each walked map (background too) divided by its own peak before the argmax
     batch_size: int = bounded(16, 1)  # images walked together
 
 
@@ -108,6 +109,18 @@ def with_background(maps: np.ndarray, bg_power: float) -> np.ndarray:
     return np.concatenate([np.power(1.0 - peak, bg_power)[None], maps])
 
 
+def rescale_to_peak(maps: np.ndarray) -> np.ndarray:
+    """Each map of (n, H, W) divided by its own peak (an all-zero map stays zero).
+
+    The walk averages each map over the pixels an object's affinities hold together, so it
+    lowers a map's peak the more, the smaller the object or the leakier its boundary; the
+    argmax would then side with the background. Rescaled, every label present in the image
+    (the image-level labels say it is) competes from the same height.
+    """
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    return maps / np.where(peaks > 0, peaks, 1.0)
+
+
 def random_walk(maps: torch.Tensor, embeddings: torch.Tensor, params: RandomWalkParams) -> torch.Tensor:
     """Walk maps (B, K, h, w) over embeddings (B, C, h, w) at the same stride."""
     matrix = transition(embeddings, params.radius, params.beta)
@@ -140,6 +153,8 @@ def write_random_walk(model: AffinityNet, reader: MapReader, manifest: Manifest,
             walked = resize_bilinear(walked, (height, width)).numpy()
             for row, (image_id, (_, classes)) in enumerate(zip(ids, loaded)):
                 refined = walked[row, : len(classes) + 1]
+                if params.rescale_to_peak:
+                    refined = rescale_to_peak(refined)
                 lookup = np.concatenate([[0], classes]).astype(np.uint8)
                 writer.write(image_id, refined, lookup)
                 save_label_png(label_dir / f"{image_id}.png", lookup[refined.argmax(axis=0)])
