@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -48,6 +49,7 @@ STAGES = ("cam", "rw", "crf", "seg")
 WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
 METHOD_KEY = "train_classifier.method"
 README = Path("README.md")
+PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a check row's figures depend on
 RESULTS = Path("results")
 
 
@@ -172,6 +174,15 @@ def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False
                                 "seconds": round(seconds), "commit": head_commit()})
 
 
+def runs_current_code(commit: str | None) -> bool:
+    """Whether `commit` holds the pipeline code checked out here (library, stage commands,
+    params.yaml, dvc.yaml); False for an unknown commit or none."""
+    if commit is None:
+        return False
+    return subprocess.run(["git", "diff", "--quiet", commit, "HEAD", "--", *PIPELINE_CODE],
+                          capture_output=True).returncode == 0
+
+
 def head_commit() -> str | None:
     """The commit checked out here; None outside a git repository (a GPU machine's copy of the tree)."""
     try:
@@ -230,8 +241,12 @@ def render_class_spread(rows: list[dict], stage: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_checks(rows: list[dict], stage_rows: list[dict]) -> str:
-    """Each check's figures beside the stages table's mean ± 2 sd, and the columns that fall outside it."""
+def render_checks(rows: list[dict], stage_rows: list[dict], is_current: Callable[[str | None], bool]) -> str:
+    """Each check's figures beside the stages table's mean ± 2 sd, and the columns that fall outside it.
+
+    Rows whose commit fails `is_current` ran other pipeline code than the stages table: they
+    are listed, but neither set against its band nor taken into a check's mean.
+    """
     band = [(statistics.mean(c) - 2 * statistics.stdev(c), statistics.mean(c) + 2 * statistics.stdev(c))
             for c in zip(*(stage_figures(r["metrics"]) for r in stage_rows))]
     header = ("| run | seed | " + " | ".join(STAGE_COLUMNS) + " | outside mean ± 2 sd | wall time | commit |\n"
@@ -240,13 +255,15 @@ def render_checks(rows: list[dict], stage_rows: list[dict]) -> str:
              + " | ".join(f"{low:.3f} – {high:.3f}" for low, high in band) + " | – | – | – |"]
     outside = lambda values: ", ".join(  # noqa: E731
         name for name, value, (low, high) in zip(STAGE_COLUMNS, values, band) if not low <= value <= high) or "none"
+    current = [row for row in rows if is_current(row.get("commit"))]
     for row in rows:
         values = stage_figures(row["metrics"])
+        verdict = outside(values) if row in current else "not compared: earlier pipeline code"
         lines.append(f"| {CHECKS[row['settings']['check']]['label']} | {row['settings']['seed']} | "
                      + " | ".join(f"{v:.3f}" for v in values)
-                     + f" | {outside(values)} | {row['seconds']} s | {row.get('commit') or '–'} |")
+                     + f" | {verdict} | {row['seconds']} s | {row.get('commit') or '–'} |")
     for name in CHECKS:  # a check run with several seeds: its mean against the same band
-        runs = [stage_figures(row["metrics"]) for row in rows if row["settings"]["check"] == name]
+        runs = [stage_figures(row["metrics"]) for row in current if row["settings"]["check"] == name]
         if len(runs) > 1:
             columns = list(zip(*runs))
             lines.append(f"| {CHECKS[name]['label']}, mean ± sd | {len(runs)} seeds | "
@@ -379,7 +396,7 @@ def render() -> None:
         if _rows(table):
             write_readme(table, render_stages(_rows(table)))
     if _rows("checks") and len(stage_rows) > 1:
-        write_readme("checks", render_checks(_rows("checks"), stage_rows))
+        write_readme("checks", render_checks(_rows("checks"), stage_rows, runs_current_code))
     if stage_rows or method_rows:
         write_readme("methods", render_methods(method_rows, stage_rows))
 

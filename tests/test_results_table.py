@@ -1,5 +1,6 @@
 """The README tables come from scripts/results_table.py, never by hand."""
 import importlib.util
+import subprocess
 
 import pytest
 
@@ -111,14 +112,44 @@ def test_a_check_is_set_against_the_stage_band_and_names_the_columns_outside_it(
                "seconds": 900},
               {"settings": {"check": "nproc2", "seed": "0"}, "metrics": _metrics(0.5, 0.6, 0.73, 0.6),
                "seconds": 700}]
-    table = results_table.render_checks(checks, stage_rows)
+    table = results_table.render_checks(checks, stage_rows, lambda commit: True)
     assert "| 0.680 – 0.760 |" in table  # the CRF band: 0.72 ± 2 * 0.02
     assert "| 0.800 | 0.600 | 0.800 | 0.750 | dense CRF | 900 s |" in table
     assert "| 0.730 | 0.600 | 0.800 | 0.750 | none | 700 s |" in table
     seed_1 = {"settings": {"check": "nproc2", "seed": "1"}, "metrics": _metrics(0.5, 0.6, 0.77, 0.6), "seconds": 700}
-    table = results_table.render_checks([*checks, seed_1], stage_rows)
+    table = results_table.render_checks([*checks, seed_1], stage_rows, lambda commit: True)
     assert "| two processes (gloo), mean ± sd | 2 seeds |" in table  # several seeds of a check: their mean
     assert "| 0.750 ± 0.028 | 0.600 ± 0.000 | 0.800 ± 0.000 | 0.750 ± 0.000 | none | – | – |" in table
+
+
+def test_a_check_run_at_earlier_pipeline_code_is_listed_but_not_compared_or_averaged():
+    stage_rows = [{"settings": {"seed": str(s)}, "metrics": _metrics(0.5, 0.6, crf, 0.6)}
+                  for s, crf in enumerate((0.70, 0.72, 0.74))]
+    checks = [{"settings": {"check": "nproc2", "seed": s}, "metrics": _metrics(0.5, 0.6, crf, 0.6), "seconds": 700,
+               "commit": commit} for s, crf, commit in (("0", 0.73, "new"), ("1", 0.50, "old"))]
+    table = results_table.render_checks(checks, stage_rows, lambda commit: commit == "new")
+    assert "| 0.730 | 0.600 | 0.800 | 0.750 | none | 700 s | new |" in table
+    assert "| 0.500 | 0.600 | 0.800 | 0.750 | not compared: earlier pipeline code | 700 s | old |" in table
+    assert "mean ± sd" not in table  # one current seed: no mean row
+
+
+def test_only_a_commit_with_this_pipeline_code_is_current(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def commit(path: str, text: str) -> str:
+        (tmp_path / path).write_text(text)
+        for args in (["add", "."], ["commit", "-qm", path], ["rev-parse", "--short", "HEAD"]):
+            result = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                                    check=True, capture_output=True, text=True)
+        return result.stdout.strip()
+
+    subprocess.run(["git", "init", "-q"], check=True)
+    first = commit("params.yaml", "seed: 0\n")
+    commit("README.md", "docs only\n")
+    assert results_table.runs_current_code(first)
+    commit("params.yaml", "seed: 1\n")
+    assert not results_table.runs_current_code(first)
+    assert not results_table.runs_current_code(None) and not results_table.runs_current_code("0000000")
 
 
 def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_settings(tmp_path, monkeypatch):
