@@ -49,6 +49,7 @@ STAGES = ("cam", "rw", "crf", "seg")
 WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
 METHOD_KEY = "train_classifier.method"
 README = Path("README.md")
+EARLIER_CODE = " [earlier pipeline code]"  # the label of a methods row whose commit ran other pipeline code
 PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a check row's figures depend on
 RESULTS = Path("results")
 
@@ -155,7 +156,7 @@ def collect(table: str, runs: list[dict[str, str]], through: str | None = None) 
     original = Path("params.yaml").read_text()
     try:
         for settings in runs:
-            save_row(table, {"settings": settings, "metrics": run_experiment(settings, through)})
+            save_row(table, {"settings": settings, "metrics": run_experiment(settings, through), "commit": head_commit()})
     finally:
         Path("params.yaml").write_text(original)  # exp run leaves its last values in place
 
@@ -332,15 +333,18 @@ def row_label(settings: dict[str, str]) -> str:
     return settings[METHOD_KEY] + (f" ({', '.join(extra)})" if extra else "")
 
 
-def render_methods(rows: list[dict], stage_rows: list[dict] = (), cooccurrence: str = "boat") -> str:
+def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callable[[str | None], bool],
+                   cooccurrence: str = "boat") -> str:
     """The methods table; the default runs of the stages table are the `cam` rows where the
-    methods table has none of its own for that seed."""
+    methods table has none of its own for that seed. A row whose commit fails `is_current`
+    ran other pipeline code: it is labelled so, and no claim compares it."""
     by_method: dict[str, dict[str, dict]] = {}
     for row in stage_rows:
         if set(row["settings"]) == {"seed"}:
             by_method.setdefault("cam", {})[row["settings"]["seed"]] = row["metrics"]
     for row in rows:
-        by_method.setdefault(row_label(row["settings"]), {})[row["settings"]["seed"]] = row["metrics"]
+        label = row_label(row["settings"]) + ("" if is_current(row.get("commit")) else EARLIER_CODE)
+        by_method.setdefault(label, {})[row["settings"]["seed"]] = row["metrics"]
     header = (f"| method | seeds | classifier mAP | CAM | CAM, oracle threshold | random walk | dense CRF | "
               f"DeepLab (val) | '{cooccurrence}' context labelled '{cooccurrence}' (CAM) |\n"
               "|---|---|---|---|---|---|---|---|---|\n")
@@ -398,7 +402,7 @@ def render() -> None:
     if _rows("checks") and len(stage_rows) > 1:
         write_readme("checks", render_checks(_rows("checks"), stage_rows, runs_current_code))
     if stage_rows or method_rows:
-        write_readme("methods", render_methods(method_rows, stage_rows))
+        write_readme("methods", render_methods(method_rows, stage_rows, runs_current_code))
 
 
 def main() -> None:

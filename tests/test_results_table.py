@@ -11,6 +11,11 @@ results_table = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(results_table)
 
 
+def current(commit: str | None) -> bool:
+    """Every row ran the pipeline code checked out."""
+    return True
+
+
 def _metrics(cam, rw, crf, seg, full=0.8, boat_fp=0.2):
     stage = lambda m: {"miou": m, "per_class": {"background": {"iou": 0.9}, "boat": {"iou": m}}}  # noqa: E731
     return {"classifier": {"val_map": 0.99}, "cam": {**stage(cam), "oracle_miou": cam + 0.05, "context_fp": {"boat": boat_fp}},
@@ -32,7 +37,7 @@ def test_method_table_leaves_stages_that_did_not_run_empty():
     for key in ("rw", "crf", "seg"):
         del partial[key]
     rows = [{"settings": {"train_classifier.method": "gain", "seed": "0"}, "metrics": partial}]
-    assert "| gain | 1 | 0.990 | 0.500 | 0.550 | – | – | – | 0.200 |" in results_table.render_methods(rows)
+    assert "| gain | 1 | 0.990 | 0.500 | 0.550 | – | – | – | 0.200 |" in results_table.render_methods(rows, [], current)
 
 
 def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
@@ -58,7 +63,7 @@ def test_method_findings_are_generated_from_the_figures():
              "metrics": _metrics(cam, 0, 0, 0, boat_fp=fp)}
             for method, seed, cam, fp in [("cam", "0", 0.6, 0.1), ("cam", "1", 0.6, 0.1), ("gain", "0", 0.5, 0.4),
                                           ("gain", "1", 0.65, 0.1), ("gain_ext", "0", 0.5, 0.3), ("gain_ext", "1", 0.5, 0.3)]]
-    text = results_table.render_methods(rows)
+    text = results_table.render_methods(rows, [], current)
     assert ("- `gain` does not raise the CAM-stage mIoU against `cam`: 0.575 vs 0.600 "
             "(mean of seeds 0, 1; higher on 1 of 2)") in text
     assert ("- `gain_ext` does not lower the share of the 'boat' context labelled 'boat' by the CAM against `gain`: "
@@ -70,7 +75,7 @@ def test_method_findings_are_generated_from_the_figures():
 def test_the_stage_table_runs_are_the_cam_rows_of_the_method_table():
     stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.65, 0.7, 0.6)}]
     rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.65, 0.7, 0.72, 0.6)}]
-    text = results_table.render_methods(rows, stage_rows)
+    text = results_table.render_methods(rows, stage_rows, current)
     assert "| cam | 1 | 0.990 | 0.600 |" in text
     assert "- `puzzle` raises the CRF mIoU against `cam`: 0.720 vs 0.700 (mean of seeds 0; higher on 1 of 1)" in text
 
@@ -82,7 +87,7 @@ def test_a_partial_run_reruns_every_scoring_stage_before_its_last():
 def test_method_table_shows_the_iou_of_each_class():
     rows = [{"settings": {"train_classifier.method": "puzzle", "seed": seed}, "metrics": _metrics(cam, 0.7, 0.7, 0.6)}
             for seed, cam in (("0", 0.4), ("1", 0.6))]
-    text = results_table.render_methods(rows)
+    text = results_table.render_methods(rows, [], current)
     assert "IoU per class at the CAM stage" in text and "| method | background | boat |" in text
     assert "| puzzle | 0.90 | 0.50 |" in text
 
@@ -92,15 +97,24 @@ def test_an_ablation_row_is_its_own_row_and_makes_no_claim_of_the_published_sett
     rows = [{"settings": {"train_classifier.method": "puzzle", "train_classifier.methods.puzzle.alpha_max": "1",
                           "seed": "0"},
              "metrics": _metrics(0.65, 0.7, 0.72, 0.6)}]
-    text = results_table.render_methods(rows, stage_rows)
+    text = results_table.render_methods(rows, stage_rows, current)
     assert "| puzzle (methods.puzzle.alpha_max=1) | 1 | 0.990 | 0.650 |" in text
     assert "`puzzle" not in text  # the claims compare the published settings only
+
+
+def test_a_method_run_at_earlier_pipeline_code_is_labelled_so_and_not_compared():
+    rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.7, 0.8, 0.9, 0.6)}]
+    stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.7, 0.8, 0.6)}]
+    text = results_table.render_methods(rows, stage_rows, lambda commit: False)
+    assert "| puzzle [earlier pipeline code] | 1 |" in text
+    assert "`puzzle` raises" not in text and "`puzzle` does not raise" not in text
 
 
 def test_ssnet_is_also_judged_with_its_own_readout():
     rows = [{"settings": {"train_classifier.method": "ssnet", "extract_cams.method": "ssnet", "seed": "0"},
              "metrics": _metrics(0.75, 0.8, 0.85, 0.6)}]
-    text = results_table.render_methods(rows, [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.7, 0.8, 0.6)}])
+    text = results_table.render_methods(rows, [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.7, 0.8, 0.6)}],
+                                        current)
     assert ("- `ssnet (extract_cams.method=ssnet)` raises the CRF mIoU against `cam`: 0.850 vs 0.800 "
             "(mean of seeds 0; higher on 1 of 1)") in text
 
@@ -112,12 +126,12 @@ def test_a_check_is_set_against_the_stage_band_and_names_the_columns_outside_it(
                "seconds": 900},
               {"settings": {"check": "nproc2", "seed": "0"}, "metrics": _metrics(0.5, 0.6, 0.73, 0.6),
                "seconds": 700}]
-    table = results_table.render_checks(checks, stage_rows, lambda commit: True)
+    table = results_table.render_checks(checks, stage_rows, current)
     assert "| 0.680 – 0.760 |" in table  # the CRF band: 0.72 ± 2 * 0.02
     assert "| 0.800 | 0.600 | 0.800 | 0.750 | dense CRF | 900 s |" in table
     assert "| 0.730 | 0.600 | 0.800 | 0.750 | none | 700 s |" in table
     seed_1 = {"settings": {"check": "nproc2", "seed": "1"}, "metrics": _metrics(0.5, 0.6, 0.77, 0.6), "seconds": 700}
-    table = results_table.render_checks([*checks, seed_1], stage_rows, lambda commit: True)
+    table = results_table.render_checks([*checks, seed_1], stage_rows, current)
     assert "| two processes (gloo), mean ± sd | 2 seeds |" in table  # several seeds of a check: their mean
     assert "| 0.750 ± 0.028 | 0.600 ± 0.000 | 0.800 ± 0.000 | 0.750 ± 0.000 | none | – | – |" in table
 
