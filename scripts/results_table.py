@@ -256,15 +256,16 @@ def render_checks(rows: list[dict], stage_rows: list[dict], is_current: Callable
              + " | ".join(f"{low:.3f} – {high:.3f}" for low, high in band) + " | – | – | – |"]
     outside = lambda values: ", ".join(  # noqa: E731
         name for name, value, (low, high) in zip(STAGE_COLUMNS, values, band) if not low <= value <= high) or "none"
-    current = [row for row in rows if is_current(row.get("commit"))]
-    for row in rows:
+    current = [is_current(row.get("commit")) for row in rows]
+    for row, compared in zip(rows, current):
         values = stage_figures(row["metrics"])
-        verdict = outside(values) if row in current else "not compared: earlier pipeline code"
+        verdict = outside(values) if compared else "not compared: earlier pipeline code"
         lines.append(f"| {CHECKS[row['settings']['check']]['label']} | {row['settings']['seed']} | "
                      + " | ".join(f"{v:.3f}" for v in values)
                      + f" | {verdict} | {row['seconds']} s | {row.get('commit') or '–'} |")
     for name in CHECKS:  # a check run with several seeds: its mean against the same band
-        runs = [stage_figures(row["metrics"]) for row in current if row["settings"]["check"] == name]
+        runs = [stage_figures(row["metrics"]) for row, compared in zip(rows, current)
+                if compared and row["settings"]["check"] == name]
         if len(runs) > 1:
             columns = list(zip(*runs))
             lines.append(f"| {CHECKS[name]['label']}, mean ± sd | {len(runs)} seeds | "
