@@ -193,6 +193,12 @@ def _time(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def _measured_over_flops(rows: list[dict]) -> float:
+    """The GPU stages' measured time over their time from FLOPs (the CPU stage left out)."""
+    gpu = [row for row in rows if row["pflop"] is not None]
+    return sum(row["measured_one_s"] for row in gpu) / sum(row["one_s"] for row in gpu)
+
+
 def render(result: dict) -> str:
     measured = result["measured"]
     lines = [
@@ -207,7 +213,8 @@ def render(result: dict) -> str:
         lines[0] += (
             f" Measured: the same networks timed on one {measured['device']} (torch {measured['torch']}, bf16 "
             f"autocast, batches of {measured['batch']}: {measured['crop']} px crops for training, VOC-sized images "
-            f"for inference), images a second: {rates}; eight GPUs at the same {SCALING_8:.0%} scaling.")
+            f"for inference), images a second: {rates}; eight GPUs at the same {SCALING_8:.0%} scaling. The GPU "
+            f"stages measured take {_measured_over_flops(result['rows']):.1f}x their FLOPs estimate.")
     lines[0] += " An estimate: data loading, start-up and the merge of the parts are left out."
     header = "| stage | PFLOP | one H100 (FLOPs) | eight H100s (FLOPs) |"
     if measured:
