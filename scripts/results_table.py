@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import yaml
@@ -50,7 +50,7 @@ WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "rando
 METHOD_KEY = "train_classifier.method"
 README = Path("README.md")
 EARLIER_CODE = " [earlier pipeline code]"  # the label of a methods row whose commit ran other pipeline code
-PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a check row's figures depend on
+PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a row's figures can depend on
 RESULTS = Path("results")
 
 
@@ -175,13 +175,56 @@ def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False
                                 "seconds": round(seconds), "commit": head_commit()})
 
 
-def runs_current_code(commit: str | None) -> bool:
-    """Whether `commit` holds the pipeline code checked out here (library, stage commands,
-    params.yaml, dvc.yaml); False for an unknown commit or none."""
+def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTEN_BY)) -> bool:
+    """Whether the pipeline code checked out here would give the figures `reported` (metrics
+    keys) as `commit`'s did: nothing that the stages up to the last one writing them depend on
+    (their deps and params in dvc.yaml, as DVC decides what to rerun) differs between the two.
+    A changed dvc.yaml counts as a change to every stage. False for an unknown commit or none."""
     if commit is None:
         return False
-    return subprocess.run(["git", "diff", "--quiet", commit, "HEAD", "--", *PIPELINE_CODE],
-                          capture_output=True).returncode == 0
+    diff = subprocess.run(["git", "diff", "--name-only", commit, "HEAD", "--", *PIPELINE_CODE],
+                          capture_output=True, text=True)
+    if diff.returncode != 0 or "dvc.yaml" in diff.stdout.split():
+        return False
+    changed_files = set(diff.stdout.split()) - {"params.yaml"}
+    changed_keys = changed_params(commit) if "params.yaml" in diff.stdout.split() else set()
+    last = max((WRITTEN_BY[key] for key in reported if key in WRITTEN_BY), key=list(WRITTEN_BY.values()).index)
+    deps, params = stage_dependencies(last)
+    touches = lambda changed, declared, sep: changed == declared or changed.startswith(declared + sep)  # noqa: E731
+    return not any(touches(file, dep, "/") for file in changed_files for dep in deps) and not any(
+        touches(key, param, ".") or touches(param, key, ".") for key in changed_keys for param in params)
+
+
+def stage_dependencies(last: str) -> tuple[set[str], set[str]]:
+    """The code deps and params keys (dvc.yaml at HEAD) of every stage up to `last`, in pipeline order."""
+    stages = yaml.safe_load(git_show("HEAD", "dvc.yaml"))["stages"]
+    deps, params = set(), set()
+    for name, stage in stages.items():
+        body = stage.get("do", stage)
+        deps |= {dep for dep in body.get("deps", []) if "${" not in dep}  # templated deps are data
+        params |= {param for param in body.get("params", []) if isinstance(param, str)}
+        if name == last:
+            break
+    return deps, params
+
+
+def changed_params(commit: str) -> set[str]:
+    """The dotted params.yaml keys whose values differ between `commit` and HEAD."""
+    def flat(tree: object, prefix: str = "") -> dict[str, object]:
+        if not isinstance(tree, dict):
+            return {prefix: tree}
+        return {k: v for key, value in tree.items() for k, v in flat(value, f"{prefix}{key}.").items()}
+    old, new = (flat(yaml.safe_load(git_show(rev, "params.yaml"))) for rev in (commit, "HEAD"))
+    return {key.rstrip(".") for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+
+
+def git_show(revision: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True).stdout
+
+
+def row_is_current(row: dict) -> bool:
+    """Whether a results row's figures are those the pipeline code here gives (runs_current_code)."""
+    return runs_current_code(row.get("commit"), row["metrics"])
 
 
 def head_commit() -> str | None:
@@ -242,11 +285,11 @@ def render_class_spread(rows: list[dict], stage: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_checks(rows: list[dict], stage_rows: list[dict], is_current: Callable[[str | None], bool]) -> str:
+def render_checks(rows: list[dict], stage_rows: list[dict], is_current: Callable[[dict], bool]) -> str:
     """Each check's figures beside the stages table's mean ± 2 sd, and the columns that fall outside it.
 
-    Rows whose commit fails `is_current` ran other pipeline code than the stages table: they
-    are listed, but neither set against its band nor taken into a check's mean.
+    Rows that fail `is_current` ran other pipeline code than the stages table: they are
+    listed, but neither set against its band nor taken into a check's mean.
     """
     band = [(statistics.mean(c) - 2 * statistics.stdev(c), statistics.mean(c) + 2 * statistics.stdev(c))
             for c in zip(*(stage_figures(r["metrics"]) for r in stage_rows))]
@@ -256,7 +299,7 @@ def render_checks(rows: list[dict], stage_rows: list[dict], is_current: Callable
              + " | ".join(f"{low:.3f} – {high:.3f}" for low, high in band) + " | – | – | – |"]
     outside = lambda values: ", ".join(  # noqa: E731
         name for name, value, (low, high) in zip(STAGE_COLUMNS, values, band) if not low <= value <= high) or "none"
-    current = [is_current(row.get("commit")) for row in rows]
+    current = [is_current(row) for row in rows]
     for row, compared in zip(rows, current):
         values = stage_figures(row["metrics"])
         verdict = outside(values) if compared else "not compared: earlier pipeline code"
@@ -334,17 +377,17 @@ def row_label(settings: dict[str, str]) -> str:
     return settings[METHOD_KEY] + (f" ({', '.join(extra)})" if extra else "")
 
 
-def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callable[[str | None], bool],
+def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callable[[dict], bool],
                    cooccurrence: str = "boat") -> str:
     """The methods table; the default runs of the stages table are the `cam` rows where the
-    methods table has none of its own for that seed. A row whose commit fails `is_current`
-    ran other pipeline code: it is labelled so, and no claim compares it."""
+    methods table has none of its own for that seed. A row that fails `is_current` ran
+    other pipeline code: it is labelled so, and no claim compares it."""
     by_method: dict[str, dict[str, dict]] = {}
     for row in stage_rows:
         if set(row["settings"]) == {"seed"}:
             by_method.setdefault("cam", {})[row["settings"]["seed"]] = row["metrics"]
     for row in rows:
-        label = row_label(row["settings"]) + ("" if is_current(row.get("commit")) else EARLIER_CODE)
+        label = row_label(row["settings"]) + ("" if is_current(row) else EARLIER_CODE)
         by_method.setdefault(label, {})[row["settings"]["seed"]] = row["metrics"]
     header = (f"| method | seeds | classifier mAP | CAM | CAM, oracle threshold | random walk | dense CRF | "
               f"DeepLab (val) | '{cooccurrence}' context labelled '{cooccurrence}' (CAM) |\n"
@@ -401,9 +444,9 @@ def render() -> None:
         if _rows(table):
             write_readme(table, render_stages(_rows(table)))
     if _rows("checks") and len(stage_rows) > 1:
-        write_readme("checks", render_checks(_rows("checks"), stage_rows, runs_current_code))
+        write_readme("checks", render_checks(_rows("checks"), stage_rows, row_is_current))
     if stage_rows or method_rows:
-        write_readme("methods", render_methods(method_rows, stage_rows, runs_current_code))
+        write_readme("methods", render_methods(method_rows, stage_rows, row_is_current))
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ import importlib.util
 import subprocess
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -105,7 +106,7 @@ def test_an_ablation_row_is_its_own_row_and_makes_no_claim_of_the_published_sett
 def test_a_method_run_at_earlier_pipeline_code_is_labelled_so_and_not_compared():
     rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.7, 0.8, 0.9, 0.6)}]
     stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.7, 0.8, 0.6)}]
-    text = results_table.render_methods(rows, stage_rows, lambda commit: False)
+    text = results_table.render_methods(rows, stage_rows, lambda row: False)
     assert "| puzzle [earlier pipeline code] | 1 |" in text
     assert "`puzzle` raises" not in text and "`puzzle` does not raise" not in text
 
@@ -141,16 +142,17 @@ def test_a_check_run_at_earlier_pipeline_code_is_listed_but_not_compared_or_aver
                   for s, crf in enumerate((0.70, 0.72, 0.74))]
     checks = [{"settings": {"check": "nproc2", "seed": s}, "metrics": _metrics(0.5, 0.6, crf, 0.6), "seconds": 700,
                "commit": commit} for s, crf, commit in (("0", 0.73, "new"), ("1", 0.50, "old"))]
-    table = results_table.render_checks(checks, stage_rows, lambda commit: commit == "new")
+    table = results_table.render_checks(checks, stage_rows, lambda row: row["commit"] == "new")
     assert "| 0.730 | 0.600 | 0.800 | 0.750 | none | 700 s | new |" in table
     assert "| 0.500 | 0.600 | 0.800 | 0.750 | not compared: earlier pipeline code | 700 s | old |" in table
     assert "mean ± sd" not in table  # one current seed: no mean row
 
 
-def test_only_a_commit_with_this_pipeline_code_is_current(tmp_path, monkeypatch):
+def test_a_row_is_current_while_nothing_its_stages_depend_on_changed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def commit(path: str, text: str) -> str:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(text)
         for args in (["add", "."], ["commit", "-qm", path], ["rev-parse", "--short", "HEAD"]):
             result = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
@@ -158,12 +160,31 @@ def test_only_a_commit_with_this_pipeline_code_is_current(tmp_path, monkeypatch)
         return result.stdout.strip()
 
     subprocess.run(["git", "init", "-q"], check=True)
-    first = commit("params.yaml", "seed: 0\n")
+    commit("pipeline/classify.py", "a = 1\n")
+    commit("pipeline/segment.py", "b = 1\n")
+    commit("dvc.yaml", yaml.safe_dump({"stages": {
+        "train_classifier": {"cmd": "c", "deps": ["pipeline/classify.py", "${data.root}"],
+                             "params": ["seed", "train_classifier"]},
+        "evaluate": {"foreach": {"x": {}}, "do": {"cmd": "e", "deps": ["pipeline/segment.py"],
+                                                  "params": ["train_segmentation"]}}}}, sort_keys=False))
+    first = commit("params.yaml", "seed: 0\ntrain_classifier: {lr: 1}\ntrain_segmentation: {lr: 1}\n")
+    through_classifier, through_deeplab = {"classifier": {}}, {"classifier": {}, "seg": {}}
+    current = lambda reported: results_table.runs_current_code(first, reported)  # noqa: E731
+
     commit("README.md", "docs only\n")
-    assert results_table.runs_current_code(first)
-    commit("params.yaml", "seed: 1\n")
-    assert not results_table.runs_current_code(first)
-    assert not results_table.runs_current_code(None) and not results_table.runs_current_code("0000000")
+    assert current(through_classifier) and current(through_deeplab)
+    commit("pipeline/segment.py", "b = 2\n")  # code only the later stage imports
+    assert current(through_classifier) and not current(through_deeplab)
+    second = commit("params.yaml", "seed: 0\ntrain_classifier: {lr: 1}\ntrain_segmentation: {lr: 2}\n")
+    assert results_table.runs_current_code(second, through_deeplab)
+    assert current(through_classifier)
+    commit("params.yaml", "seed: 1\ntrain_classifier: {lr: 1}\ntrain_segmentation: {lr: 2}\n")
+    assert not current(through_classifier) and not results_table.runs_current_code(second, through_deeplab)
+    third = commit("pipeline/unused.py", "c = 1\n")
+    commit("dvc.yaml", (tmp_path / "dvc.yaml").read_text() + "# edited\n")  # stage definitions: every row
+    assert not results_table.runs_current_code(third, through_classifier)
+    assert not results_table.runs_current_code(None)
+    assert not results_table.runs_current_code("0000000")
 
 
 def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_settings(tmp_path, monkeypatch):
