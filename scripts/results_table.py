@@ -188,7 +188,10 @@ def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTE
         return False
     changed_files = set(diff.stdout.split()) - {"params.yaml"}
     changed_keys = changed_params(commit) if "params.yaml" in diff.stdout.split() else set()
-    last = max((WRITTEN_BY[key] for key in reported if key in WRITTEN_BY), key=list(WRITTEN_BY.values()).index)
+    written = [WRITTEN_BY[key] for key in reported if key in WRITTEN_BY]
+    if not written:
+        return False
+    last = max(written, key=list(WRITTEN_BY.values()).index)
     deps, params = stage_dependencies(last)
     touches = lambda changed, declared, sep: changed == declared or changed.startswith(declared + sep)  # noqa: E731
     return not any(touches(file, dep, "/") for file in changed_files for dep in deps) and not any(

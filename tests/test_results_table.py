@@ -185,6 +185,7 @@ def test_a_row_is_current_while_nothing_its_stages_depend_on_changed(tmp_path, m
     assert not results_table.runs_current_code(third, through_classifier)
     assert not results_table.runs_current_code(None)
     assert not results_table.runs_current_code("0000000")
+    assert not results_table.runs_current_code(third, {})  # a row without figures
 
 
 def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_settings(tmp_path, monkeypatch):
