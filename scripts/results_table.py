@@ -31,6 +31,7 @@ is typed by hand.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
@@ -180,27 +181,28 @@ def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTE
     keys) as `commit`'s did: nothing that the stages up to the last one writing them depend on
     (their deps and params in dvc.yaml, as DVC decides what to rerun) differs between the two.
     A changed dvc.yaml counts as a change to every stage. False for an unknown commit or none."""
-    if commit is None:
+    head = head_commit()
+    if commit is None or head is None:
         return False
-    diff = subprocess.run(["git", "diff", "--name-only", commit, "HEAD", "--", *PIPELINE_CODE],
+    diff = subprocess.run(["git", "diff", "--name-only", commit, head, "--", *PIPELINE_CODE],
                           capture_output=True, text=True)
-    if diff.returncode != 0 or "dvc.yaml" in diff.stdout.split():
+    changed_files = set(diff.stdout.split())
+    if diff.returncode != 0 or "dvc.yaml" in changed_files:
         return False
-    changed_files = set(diff.stdout.split()) - {"params.yaml"}
-    changed_keys = changed_params(commit) if "params.yaml" in diff.stdout.split() else set()
+    changed_keys = changed_params(commit, head) if "params.yaml" in changed_files else set()
     written = [WRITTEN_BY[key] for key in reported if key in WRITTEN_BY]
     if not written:
         return False
     last = max(written, key=list(WRITTEN_BY.values()).index)
-    deps, params = stage_dependencies(last)
+    deps, params = stage_dependencies(last, head)
     touches = lambda changed, declared, sep: changed == declared or changed.startswith(declared + sep)  # noqa: E731
     return not any(touches(file, dep, "/") for file in changed_files for dep in deps) and not any(
         touches(key, param, ".") or touches(param, key, ".") for key in changed_keys for param in params)
 
 
-def stage_dependencies(last: str) -> tuple[set[str], set[str]]:
-    """The code deps and params keys (dvc.yaml at HEAD) of every stage up to `last`, in pipeline order."""
-    stages = yaml.safe_load(git_show("HEAD", "dvc.yaml"))["stages"]
+def stage_dependencies(last: str, head: str) -> tuple[set[str], set[str]]:
+    """The code deps and params keys (dvc.yaml at commit `head`) of every stage up to `last`, in pipeline order."""
+    stages = yaml.safe_load(git_show(head, "dvc.yaml"))["stages"]
     deps, params = set(), set()
     for name, stage in stages.items():
         body = stage.get("do", stage)
@@ -211,16 +213,17 @@ def stage_dependencies(last: str) -> tuple[set[str], set[str]]:
     return deps, params
 
 
-def changed_params(commit: str) -> set[str]:
-    """The dotted params.yaml keys whose values differ between `commit` and HEAD."""
+def changed_params(commit: str, head: str) -> set[str]:
+    """The dotted params.yaml keys whose values differ between `commit` and `head`."""
     def flat(tree: object, prefix: str = "") -> dict[str, object]:
         if not isinstance(tree, dict):
             return {prefix: tree}
         return {k: v for key, value in tree.items() for k, v in flat(value, f"{prefix}{key}.").items()}
-    old, new = (flat(yaml.safe_load(git_show(rev, "params.yaml"))) for rev in (commit, "HEAD"))
+    old, new = (flat(yaml.safe_load(git_show(rev, "params.yaml"))) for rev in (commit, head))
     return {key.rstrip(".") for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
 
 
+@functools.cache  # a render asks once per row; a file at a commit never changes
 def git_show(revision: str, path: str) -> str:
     return subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True).stdout
 
