@@ -10,6 +10,11 @@ faces), pasted as blobs onto tinted crops of nine grey texture photographs (bric
 gravel, the moon, a page, ...). Every object is a random crop, flip, scale and brightness of
 its photograph, so no two look alike. It is a composite: the pixels are photographs, the
 scenes are not. No image is downloaded; scikit-image carries these files.
+
+SaliencyMaps/ (for `method: ssnet`) holds each mask's objects, blurred: like the built-in
+set's, a stand-in for a perfect salient-object model, so SSNet's figures on it are an upper
+bound. They are drawn without the random generator, so the images and masks of a seed stay
+the ones a dataset made without them had.
 """
 from __future__ import annotations
 
@@ -90,12 +95,17 @@ def make_sample(rng: np.random.Generator, objects: dict, backgrounds: list, size
     return np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8), mask
 
 
-def make_dataset(root: Path, counts: dict[str, int], size: int, seed: int) -> None:
+def saliency_map(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """The union of the objects of `mask`, blurred by `sigma` px, as uint8 in [0, 255]."""
+    return np.round(gaussian_filter((mask > 0).astype(np.float64), sigma) * 255).astype(np.uint8)
+
+
+def make_dataset(root: Path, counts: dict[str, int], size: int, seed: int, saliency_sigma: float) -> None:
     objects = {name: _uint8(load()) for name, load in OBJECTS.items()}
     backgrounds = [np.asarray(getattr(skimage.data, name)(), dtype=np.uint8) for name in BACKGROUNDS]
     rng = np.random.default_rng(seed)
     with atomic_path(root) as tmp:
-        for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        for folder in ("JPEGImages", "SegmentationClass", "SaliencyMaps", "ImageSets/Segmentation"):
             (tmp / folder).mkdir(parents=True)
         (tmp / "classes.txt").write_text("\n".join(OBJECTS) + "\n")
         for split, count in counts.items():
@@ -104,6 +114,7 @@ def make_dataset(root: Path, counts: dict[str, int], size: int, seed: int) -> No
                 image, mask = make_sample(rng, objects, backgrounds, size)
                 Image.fromarray(image).save(tmp / "JPEGImages" / f"{image_id}.jpg", quality=92)
                 save_label_png(tmp / "SegmentationClass" / f"{image_id}.png", mask)
+                Image.fromarray(saliency_map(mask, saliency_sigma)).save(tmp / "SaliencyMaps" / f"{image_id}.png")
             (tmp / "ImageSets/Segmentation" / f"{split}.txt").write_text("\n".join(ids) + "\n")
 
 
@@ -114,8 +125,9 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=200)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--saliency-sigma", type=float, default=2.0, help="blur of the saliency maps, px (as built-in)")
     args = parser.parse_args()
-    make_dataset(args.root, {"train": args.train, "val": args.val}, args.size, args.seed)
+    make_dataset(args.root, {"train": args.train, "val": args.val}, args.size, args.seed, args.saliency_sigma)
     print(f"wrote {args.root}: point data.root at it (dvc exp run -S data.root={args.root})")
 
 

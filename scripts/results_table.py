@@ -8,9 +8,11 @@
         stage: the later columns stay empty)
         --set KEY=VALUE adds a setting to every run of those rows: an ablation row, named
         after the method and the setting (`puzzle (methods.puzzle.alpha_max=1.0)`); the
-        claims compare the published settings (and SSNet's published readout) only
+        claims compare the published settings (and SSNet's readout, SSNET_READOUT_SETTINGS) only
     python scripts/results_table.py photos --root data/photos --seeds 0
-        the stages table on a second dataset (scripts/make_photo_dataset.py makes one)
+        the stages table on a second dataset (scripts/make_photo_dataset.py makes one);
+        with --methods (and --set, --through) a methods table on it instead, whose `cam`
+        rows are that stages table's runs
     python scripts/results_table.py checks --checks other_cpu nproc2 --seeds 0
         the default pipeline under other conditions, each in a fresh clone of the committed
         code (no run cache), set against the stages table's mean ± 2 sd: `other_cpu` runs
@@ -336,7 +338,24 @@ def _cooccurrence_fp(metrics: dict, cooccurrence: str) -> float:
     return metrics["cam"].get("context_fp", {}).get(cooccurrence, float("nan"))
 
 
-SSNET_READOUT = "ssnet (extract_cams.method=ssnet)"
+def row_label(settings: dict[str, str]) -> str:
+    """A methods row's name: its method, and every setting but the seed that its runs changed."""
+    extra = [f"{key.removeprefix('train_classifier.')}={value}" for key, value in settings.items()
+             if key not in ("seed", "data.root", METHOD_KEY)]
+    return settings[METHOD_KEY] + (f" ({', '.join(extra)})" if extra else "")
+
+
+# SSNet read out from its per-pixel class probabilities H_i (extract_cams.method=ssnet), as SSNet
+# labels pixels, with the background that softmax implies: a class takes a pixel where H_c > 0.5,
+# above the background's 1 - H_c (eval_cams, affinity_labels), and the walk's background is 1 - H
+# (bg_power 1). The thresholds made for peaky CAMs (0.25, 0.30, (1 - CAM)^8) let these flatter
+# maps spread past the objects.
+SSNET_READOUT_SETTINGS = {
+    "extract_cams.method": "ssnet", "eval_cams.bg_threshold": "0.5",
+    "affinity_labels.fg_threshold": "0.5", "random_walk.bg_power": "1.0",
+}
+SSNET_READOUT = row_label({METHOD_KEY: "ssnet", **SSNET_READOUT_SETTINGS})
+
 # The questions the method table answers (issue #10's targets):
 # (method, baseline, metrics key it needs, figure name, figure of a run, claim is "higher", claim, its negation).
 CLAIMS = (
@@ -349,16 +368,19 @@ CLAIMS = (
     ("gain_ext", "gain", "cam", "share of the '{c}' context labelled '{c}' by the CAM", _cooccurrence_fp, False,
      "lowers", "does not lower"),
     ("ssnet", "cam", "crf", "CRF mIoU", _crf_miou, True, "raises", "does not raise"),
-    # SSNet read out as published: its H_i maps (extract_cams.method=ssnet), not the raw CAM.
+    # SSNet read out from its class probabilities (SSNET_READOUT_SETTINGS), not as a raw CAM.
     (SSNET_READOUT, "cam", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
     (SSNET_READOUT, "cam", "crf", "CRF mIoU", _crf_miou, True, "raises", "does not raise"),
 )
 
 
-def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str) -> str:
-    """One generated sentence per claim in CLAIMS, on the seeds where both methods reached the stage."""
+def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | None) -> str:
+    """One generated sentence per claim in CLAIMS, on the seeds where both methods reached the stage
+    (the context claims only where the dataset annotates a co-occurrence context)."""
     lines = []
     for method, baseline, key, figure, value, higher, claim, negation in CLAIMS:
+        if cooccurrence is None and value is _cooccurrence_fp:
+            continue
         seeds = sorted((s for s in set(by_method.get(method, {})) & set(by_method.get(baseline, {}))
                         if key in by_method[method][s] and key in by_method[baseline][s]), key=int)
         if not seeds:
@@ -376,36 +398,31 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str) ->
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def row_label(settings: dict[str, str]) -> str:
-    """A methods row's name: its method, and every setting but the seed that its runs changed."""
-    extra = [f"{key.removeprefix('train_classifier.')}={value}" for key, value in settings.items()
-             if key not in ("seed", METHOD_KEY)]
-    return settings[METHOD_KEY] + (f" ({', '.join(extra)})" if extra else "")
-
-
 def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callable[[dict], bool],
-                   cooccurrence: str = "boat") -> str:
-    """The methods table; the default runs of the stages table are the `cam` rows where the
-    methods table has none of its own for that seed. A row that fails `is_current` ran
-    other pipeline code: it is labelled so, and no claim compares it."""
+                   cooccurrence: str | None = "boat") -> str:
+    """The methods table of one dataset; the default runs of its stages table are the `cam`
+    rows where the methods table has none of its own for that seed. A row that fails
+    `is_current` ran other pipeline code: it is labelled so, and no claim compares it.
+    `cooccurrence`: the class whose annotated context is scored, None for a dataset without."""
     by_method: dict[str, dict[str, dict]] = {}
     for row in stage_rows:
-        if set(row["settings"]) == {"seed"}:
+        if set(row["settings"]) <= {"seed", "data.root"}:
             by_method.setdefault("cam", {})[row["settings"]["seed"]] = row["metrics"]
     for row in rows:
         label = row_label(row["settings"]) + ("" if is_current(row) else EARLIER_CODE)
         by_method.setdefault(label, {})[row["settings"]["seed"]] = row["metrics"]
-    header = (f"| method | seeds | classifier mAP | CAM | CAM, oracle threshold | random walk | dense CRF | "
-              f"DeepLab (val) | '{cooccurrence}' context labelled '{cooccurrence}' (CAM) |\n"
-              "|---|---|---|---|---|---|---|---|---|\n")
+    columns = ["method", "seeds", "classifier mAP", "CAM", "CAM, oracle threshold", "random walk", "dense CRF",
+               "DeepLab (val)"] + ([f"'{cooccurrence}' context labelled '{cooccurrence}' (CAM)"] if cooccurrence else [])
+    header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|\n"
     lines = []
     for method, by_seed in by_method.items():
         runs = [by_seed[s] for s in sorted(by_seed, key=int)]
         stage_cells = [_mean_std([r[s]["miou"] for r in runs]) if all(s in r for r in runs) else "–"
                        for s in STAGES]
         cells = [_mean_std([r["classifier"]["val_map"] for r in runs]), stage_cells[0],
-                 _mean_std([r["cam"]["oracle_miou"] for r in runs]), *stage_cells[1:],
-                 _mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs])]
+                 _mean_std([r["cam"]["oracle_miou"] for r in runs]), *stage_cells[1:]]
+        if cooccurrence:
+            cells.append(_mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs]))
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     findings = render_findings(by_method, cooccurrence)
     per_class = "".join(render_per_class(by_method, stage) for stage in ("cam", "crf"))
@@ -453,6 +470,9 @@ def render() -> None:
         write_readme("checks", render_checks(_rows("checks"), stage_rows, row_is_current))
     if stage_rows or method_rows:
         write_readme("methods", render_methods(method_rows, stage_rows, row_is_current))
+    if _rows("photos_methods"):  # the photographs carry no co-occurrence context annotation
+        write_readme("photos_methods", render_methods(_rows("photos_methods"), _rows("photos"), row_is_current,
+                                                      cooccurrence=None))
 
 
 def main() -> None:
@@ -460,7 +480,8 @@ def main() -> None:
     parser.add_argument("table", choices=("stages", "methods", "photos", "checks", "render"))
     parser.add_argument("--root", default="data/photos", help="photos: the dataset's data.root")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
-    parser.add_argument("--methods", nargs="+", default=["puzzle", "gain", "gain_ext", "ssnet"])
+    parser.add_argument("--methods", nargs="+", help="methods (default: puzzle gain gain_ext ssnet); "
+                        "photos: a methods table on that dataset instead of its stages table")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="methods: further settings of every run (an ablation row)")
     parser.add_argument("--checks", nargs="+", choices=list(CHECKS), default=["other_cpu", "nproc2"])
@@ -469,14 +490,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.table == "stages":
         collect("stages", [{"seed": s} for s in args.seeds])
+    elif args.table == "photos" and args.methods:
+        extra = dict(setting.split("=", 1) for setting in args.set)
+        collect("photos_methods", [{"data.root": args.root, METHOD_KEY: m, **extra, "seed": s}
+                                   for m in args.methods for s in args.seeds], args.through)
     elif args.table == "photos":
         collect("photos", [{"data.root": args.root, "seed": s} for s in args.seeds])
     elif args.table == "checks":
         collect_checks(args.checks, args.seeds, args.without_dvc)
     elif args.table == "methods":
         extra = dict(setting.split("=", 1) for setting in args.set)
-        collect("methods", [{METHOD_KEY: m, **extra, "seed": s} for m in args.methods for s in args.seeds],
-                args.through)
+        methods = args.methods or ["puzzle", "gain", "gain_ext", "ssnet"]
+        collect("methods", [{METHOD_KEY: m, **extra, "seed": s} for m in methods for s in args.seeds], args.through)
     render()
 
 

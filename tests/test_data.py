@@ -6,7 +6,7 @@ import torch
 
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.synthetic import CLASSES, BuiltinParams, generate_dataset, generate_sample
-from pipeline.data.voc import VOC_CLASSES, DataParams, index_dataset
+from pipeline.data.voc import VOC_CLASSES, DataParams, index_dataset, read_saliency
 from pipeline.io.label_png import read_label_png
 from tests.conftest import write_voc
 
@@ -139,7 +139,10 @@ def test_photo_dataset_script_writes_a_dataset_the_pipeline_reads(tmp_path):
     spec = importlib.util.spec_from_file_location("make_photo_dataset", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    script.make_dataset(tmp_path / "photos", {"train": 6, "val": 2}, size=48, seed=0)
+    script.make_dataset(tmp_path / "photos", {"train": 6, "val": 2}, size=48, seed=0, saliency_sigma=2.0)
     manifest = index_dataset(DataParams(root=str(tmp_path / "photos")))
     assert manifest.num_classes == 10 and len(manifest.ids("train")) == 6 and len(manifest.ids("val")) == 2
     assert all(manifest.labels("train", i) for i in manifest.ids("train"))
+    image_id = manifest.ids("train")[0]
+    saliency, objects = read_saliency(manifest.saliency_path(image_id)), read_label_png(manifest.mask_path(image_id)) > 0
+    assert saliency[objects].mean() > 0.6 and saliency[~objects].mean() < 0.2  # SSNet's input: the objects
