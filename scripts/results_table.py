@@ -51,6 +51,7 @@ STAGES = ("cam", "rw", "crf", "seg")
 # The stage that writes each metrics key, in pipeline order.
 WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
 METHOD_KEY = "train_classifier.method"
+DEFAULT_METHODS = ("puzzle", "gain", "gain_ext", "ssnet")  # the methods table's rows when --methods is not given
 README = Path("README.md")
 EARLIER_CODE = " [earlier pipeline code]"  # the label of a methods row whose commit ran other pipeline code
 PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a row's figures can depend on
@@ -480,7 +481,7 @@ def main() -> None:
     parser.add_argument("table", choices=("stages", "methods", "photos", "checks", "render"))
     parser.add_argument("--root", default="data/photos", help="photos: the dataset's data.root")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
-    parser.add_argument("--methods", nargs="+", help="methods (default: puzzle gain gain_ext ssnet); "
+    parser.add_argument("--methods", nargs="+", help=f"methods (default: {' '.join(DEFAULT_METHODS)}); "
                         "photos: a methods table on that dataset instead of its stages table")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="methods: further settings of every run (an ablation row)")
@@ -488,20 +489,18 @@ def main() -> None:
     parser.add_argument("--without-dvc", action="store_true", help="checks: run dvc.lock's stage commands here")
     parser.add_argument("--through", choices=list(WRITTEN_BY.values()), help="stop each methods run after this stage")
     args = parser.parse_args()
+    method_runs = [{METHOD_KEY: m, **dict(setting.split("=", 1) for setting in args.set), "seed": s}
+                   for m in args.methods or DEFAULT_METHODS for s in args.seeds]
     if args.table == "stages":
         collect("stages", [{"seed": s} for s in args.seeds])
     elif args.table == "photos" and args.methods:
-        extra = dict(setting.split("=", 1) for setting in args.set)
-        collect("photos_methods", [{"data.root": args.root, METHOD_KEY: m, **extra, "seed": s}
-                                   for m in args.methods for s in args.seeds], args.through)
+        collect("photos_methods", [{"data.root": args.root, **run} for run in method_runs], args.through)
     elif args.table == "photos":
         collect("photos", [{"data.root": args.root, "seed": s} for s in args.seeds])
     elif args.table == "checks":
         collect_checks(args.checks, args.seeds, args.without_dvc)
     elif args.table == "methods":
-        extra = dict(setting.split("=", 1) for setting in args.set)
-        methods = args.methods or ["puzzle", "gain", "gain_ext", "ssnet"]
-        collect("methods", [{METHOD_KEY: m, **extra, "seed": s} for m in methods for s in args.seeds], args.through)
+        collect("methods", method_runs, args.through)
     render()
 
 
