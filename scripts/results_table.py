@@ -33,6 +33,7 @@ is typed by hand.
 from __future__ import annotations
 
 import argparse
+import ast
 import functools
 import json
 import os
@@ -55,6 +56,7 @@ DEFAULT_METHODS = ("puzzle", "gain", "gain_ext", "ssnet")  # the methods table's
 README = Path("README.md")
 EARLIER_CODE = " [earlier pipeline code]"  # the label of a methods row whose commit ran other pipeline code
 PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a row's figures can depend on
+METHODS_PACKAGE = "pipeline/methods"  # one module per training method, each registered in its __init__.py
 RESULTS = Path("results")
 
 
@@ -179,11 +181,17 @@ def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False
                                 "seconds": round(seconds), "commit": head_commit()})
 
 
-def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTEN_BY)) -> bool:
+def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTEN_BY),
+                      method: str | None = None) -> bool:
     """Whether the pipeline code checked out here would give the figures `reported` (metrics
     keys) as `commit`'s did: nothing that the stages up to the last one writing them depend on
     (their deps and params in dvc.yaml, as DVC decides what to rerun) differs between the two.
-    A changed dvc.yaml counts as a change to every stage. False for an unknown commit or none."""
+    A changed dvc.yaml counts as a change to every stage. False for an unknown commit or none.
+
+    `method` (the row's `train_classifier.method`; None: the default in params.yaml): DVC
+    reruns every classifier when any training method's module or parameters change, but a
+    classifier trained with `method` never runs the other methods' code, so their changes
+    (`other_methods_code`) leave its figures as they were and do not count here."""
     head = head_commit()
     if commit is None or head is None:
         return False
@@ -193,6 +201,12 @@ def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTE
     if diff.returncode != 0 or "dvc.yaml" in changed_files:
         return False
     changed_keys = changed_params(commit, head) if "params.yaml" in changed_files else set()
+    if method is None:
+        method = (yaml.safe_load(git_show(head, "params.yaml")) or {}).get("train_classifier", {}).get("method")
+    unused_files, unused_sections = other_methods_code(method, commit, head) if method else (set(), set())
+    changed_files -= unused_files
+    changed_keys = {key for key in changed_keys
+                    if not any(key == section or key.startswith(section + ".") for section in unused_sections)}
     written = [WRITTEN_BY[key] for key in reported if key in WRITTEN_BY]
     if not written:
         return False
@@ -231,9 +245,57 @@ def git_show(revision: str, path: str) -> str:
     return subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True).stdout
 
 
+def registered_methods(revision: str) -> dict[str, str]:
+    """Each training method's name in the registry at `revision`, with the file of its module."""
+    tree = ast.parse(git_show(revision, f"{METHODS_PACKAGE}/__init__.py"))
+    module_of = {alias.asname or alias.name: node.module for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module for alias in node.names}
+    registry = next(node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign | ast.Assign)
+                    and "METHODS" in [target.id for target in getattr(node, "targets", [node.target])
+                                      if isinstance(target, ast.Name)])
+    return {key.value: module_of[value.id].replace(".", "/") + ".py"
+            for key, value in zip(registry.keys, registry.values)}
+
+
+def method_module_files(names: Iterable[str], revision: str) -> set[str]:
+    """The method modules that training with `names` runs at `revision`: their own and,
+    following imports, every module of the methods package they use."""
+    registry = registered_methods(revision)
+    pending, seen = [registry[name] for name in names if name in registry], set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(git_show(revision, path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.replace(".", "/").startswith(
+                    METHODS_PACKAGE + "/"):
+                pending.append(node.module.replace(".", "/") + ".py")
+    return seen
+
+
+@functools.cache
+def other_methods_code(method: str, commit: str, head: str) -> tuple[set[str], set[str]]:
+    """What a classifier trained with `method` ("cam", "puzzle+gain_ext") does not run, at
+    `commit` or at `head`: the module files of the other registered methods (where its own
+    modules do not import them) and their `train_classifier.methods.<name>` params sections.
+    The registry and the base class are shared: a change to those still counts."""
+    names = {name.strip() for name in method.split("+")}
+    try:
+        registries = [registered_methods(revision) for revision in (commit, head)]
+        used = method_module_files(names, commit) | method_module_files(names, head)
+    except (subprocess.CalledProcessError, StopIteration, KeyError, SyntaxError):
+        return set(), set()  # a registry this cannot read: every change counts
+    if registries[0] != registries[1]:
+        return set(), set()
+    others = set(registries[1]) - names
+    files = {registries[1][name] for name in others} - used
+    return files, {f"train_classifier.methods.{name}" for name in others}
+
+
 def row_is_current(row: dict) -> bool:
     """Whether a results row's figures are those the pipeline code here gives (runs_current_code)."""
-    return runs_current_code(row.get("commit"), row["metrics"])
+    return runs_current_code(row.get("commit"), row["metrics"], row["settings"].get(METHOD_KEY))
 
 
 def head_commit() -> str | None:

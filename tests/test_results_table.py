@@ -191,6 +191,45 @@ def test_a_row_is_current_while_nothing_its_stages_depend_on_changed(tmp_path, m
     assert not results_table.runs_current_code(third, {})  # a row without figures
 
 
+def test_a_change_to_another_training_method_leaves_a_row_current(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def commit(files: dict[str, str]) -> str:
+        for path, text in files.items():
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_text(text)
+        for args in (["add", "."], ["commit", "-qm", "c"], ["rev-parse", "--short", "HEAD"]):
+            result = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                                    check=True, capture_output=True, text=True)
+        return result.stdout.strip()
+
+    subprocess.run(["git", "init", "-q"], check=True)
+    registry = ("from pipeline.methods.cam import CamMethod\nfrom pipeline.methods.gain import GainMethod\n"
+                "from pipeline.methods.gain_ext import GainExtMethod\n"
+                "METHODS: dict = {'cam': CamMethod, 'gain': GainMethod, 'gain_ext': GainExtMethod}\n")
+    params = "train_classifier:\n  method: cam\n  methods:\n    gain: {w: 10}\n"
+    first = commit({
+        "pipeline/methods/__init__.py": registry, "pipeline/methods/base.py": "x = 1\n",
+        "pipeline/methods/cam.py": "class CamMethod: ...\n", "pipeline/methods/gain.py": "class GainMethod: ...\n",
+        "pipeline/methods/gain_ext.py": "from pipeline.methods.gain import GainMethod\nclass GainExtMethod: ...\n",
+        "params.yaml": params,
+        "dvc.yaml": yaml.safe_dump({"stages": {"train_classifier": {
+            "cmd": "c", "deps": ["pipeline/methods"], "params": ["train_classifier"]}}})})
+    reported = {"classifier": {}}
+    current = lambda method: results_table.runs_current_code(first, reported, method)  # noqa: E731
+
+    commit({"pipeline/methods/gain.py": "class GainMethod: pass\n", "params.yaml": params.replace("10", "5")})
+    assert current(None) and current("cam")  # the default method, and named
+    assert not current("gain") and not current("gain_ext")  # gain_ext imports gain
+    second = commit({"pipeline/methods/cam.py": "class CamMethod: pass\n"})
+    assert not current("cam")
+    commit({"pipeline/methods/gain_ext.py": "from pipeline.methods.gain import GainMethod\nclass GainExtMethod: pass\n"})
+    assert results_table.runs_current_code(second, reported, "gain")
+    assert not results_table.runs_current_code(second, reported, "cam+gain_ext")
+    commit({"pipeline/methods/base.py": "x = 2\n"})  # shared by every method
+    assert not results_table.runs_current_code(second, reported, "gain") and not current("cam")
+
+
 def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_settings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("seed: 0\nruntime:\n  device: auto\n  num_workers: 0\n")
