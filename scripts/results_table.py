@@ -17,7 +17,9 @@
         the default pipeline under other conditions, each in a fresh clone of the committed
         code (no run cache), set against the stages table's mean ± 2 sd: `other_cpu` runs
         AVX2 kernels and fp32, as on a CPU without AVX512 or bf16; `nproc2` runs every
-        stage on two processes; `gpu` runs on one CUDA GPU
+        stage on two processes; `gpu` runs on one CUDA GPU; `machine` runs the defaults
+        unchanged, for a machine other than the one behind the stages table (each row
+        names the CPU it ran on)
         --without-dvc: for a machine without DVC (the GPU machine this project was lent),
         run the stage commands dvc.lock records, in order, in this tree instead, with the
         check's settings written into its params.yaml
@@ -37,6 +39,7 @@ import ast
 import functools
 import json
 import os
+import platform
 import shlex
 import statistics
 import subprocess
@@ -96,6 +99,8 @@ CHECKS = {
         "settings": {"runtime.amp": "false"},
     },
     "nproc2": {"label": "two processes (gloo)", "env": {}, "settings": {"runtime.nproc": "2"}},
+    # The default pipeline as a new user runs it, on whatever machine runs the check (named in its row).
+    "machine": {"label": "the default run on another machine", "env": {}, "settings": {}},
     "gpu": {"label": "one GPU (CUDA, bf16; 4 loader, 8 CRF workers)", "env": {},
             "settings": {"runtime.device": "cuda", "runtime.num_workers": "4", "affinity_labels.workers": "8",
                          "crf.workers": "8"}},
@@ -178,7 +183,21 @@ def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False
             else:
                 metrics, seconds = run_in_fresh_clone(settings, CHECKS[name]["env"])
             save_row("checks", {"settings": {"check": name, "seed": seed}, "metrics": metrics,
-                                "seconds": round(seconds), "commit": head_commit()})
+                                "seconds": round(seconds), "commit": head_commit(), "machine": machine()})
+
+
+def machine() -> str:
+    """The CPU model and core count of this machine, as a checks row names where it ran."""
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+              if line.startswith("model name")] if cpuinfo.is_file() else []
+    return f"{models[0] if models else platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores"
+
+
+def check_label(row: dict) -> str:
+    """A checks row's name: its check's label, and the machine it ran on where recorded."""
+    label = CHECKS[row["settings"]["check"]]["label"]
+    return f"{label} ({row['machine']})" if row.get("machine") else label
 
 
 def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTEN_BY),
@@ -374,15 +393,15 @@ def render_checks(rows: list[dict], stage_rows: list[dict], is_current: Callable
     for row, compared in zip(rows, current):
         values = stage_figures(row["metrics"])
         verdict = outside(values) if compared else "not compared: earlier pipeline code"
-        lines.append(f"| {CHECKS[row['settings']['check']]['label']} | {row['settings']['seed']} | "
+        lines.append(f"| {check_label(row)} | {row['settings']['seed']} | "
                      + " | ".join(f"{v:.3f}" for v in values)
                      + f" | {verdict} | {row['seconds']} s | {row.get('commit') or '–'} |")
-    for name in CHECKS:  # a check run with several seeds: its mean against the same band
+    for label in dict.fromkeys(map(check_label, rows)):  # a check run with several seeds: its mean against the band
         runs = [stage_figures(row["metrics"]) for row, compared in zip(rows, current)
-                if compared and row["settings"]["check"] == name]
+                if compared and check_label(row) == label]
         if len(runs) > 1:
             columns = list(zip(*runs))
-            lines.append(f"| {CHECKS[name]['label']}, mean ± sd | {len(runs)} seeds | "
+            lines.append(f"| {label}, mean ± sd | {len(runs)} seeds | "
                          + " | ".join(_mean_std(list(c)) for c in columns)
                          + f" | {outside([statistics.mean(c) for c in columns])} | – | – |")
     return header + "\n".join(lines) + "\n"

@@ -151,6 +151,19 @@ def test_a_check_run_at_earlier_pipeline_code_is_listed_but_not_compared_or_aver
     assert "mean ± sd" not in table  # one current seed: no mean row
 
 
+def test_a_check_row_names_the_machine_it_ran_on_and_is_averaged_with_that_machine_only():
+    stage_rows = [{"settings": {"seed": str(s)}, "metrics": _metrics(0.5, 0.6, crf, 0.6)}
+                  for s, crf in enumerate((0.70, 0.72, 0.74))]
+    checks = [{"settings": {"check": "machine", "seed": s}, "metrics": _metrics(0.5, 0.6, crf, 0.6), "seconds": 900,
+               "commit": "c", "machine": cpu} for s, crf, cpu in (("0", 0.71, "Xeon, 2 cores"),
+                                                                  ("1", 0.73, "Xeon, 2 cores"), ("0", 0.72, "EPYC, 2 cores"))]
+    table = results_table.render_checks(checks, stage_rows, lambda row: True)
+    assert "| the default run on another machine (Xeon, 2 cores) | 0 | 0.990 | 0.500 | 0.600 | 0.710 |" in table
+    assert "| the default run on another machine (Xeon, 2 cores), mean ± sd | 2 seeds |" in table
+    assert "(EPYC, 2 cores), mean ± sd" not in table
+    assert results_table.machine().endswith(" cores")
+
+
 def test_a_row_is_current_while_nothing_its_stages_depend_on_changed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
