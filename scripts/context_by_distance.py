@@ -1,13 +1,14 @@
 """How far from the object a CAM's context false positives lie.
 
-    python scripts/context_by_distance.py data/cams.h5 [--bands 2 4 8 16]
+    python scripts/context_by_distance.py cam=cam.h5 gain_ext=gain_ext.h5 [--bands 2 4 8 16]
 
 For each class with annotated context (the water under boats), the context pixels that
 are not that class are binned by their distance to the nearest pixel of the class, and
 each bin's share labelled as the class is printed (labels as `eval_cams` makes them, at
 `eval_cams.bg_threshold`). A share that falls to zero a few pixels from the object is a
 map that bleeds over the object's edge; one that stays up far from it is co-occurrence
-bias: the class read from its context.
+bias: the class read from its context. Prints a markdown table, one column per maps file
+(extract_cams outputs of the dataset `--manifest` describes).
 """
 from __future__ import annotations
 
@@ -50,16 +51,25 @@ def context_by_distance(maps_path: str, manifest: Manifest, threshold: float, ba
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("maps", help="an extract_cams HDF5 file")
+    parser.add_argument("maps", nargs="+", metavar="NAME=PATH", help="extract_cams HDF5 files, each with a column name")
     parser.add_argument("--manifest", default="data/manifest.json")
     parser.add_argument("--bands", nargs="+", type=float, default=[2, 4, 8, 16], help="band edges in pixels")
     args = parser.parse_args()
     threshold = yaml.safe_load(open("params.yaml"))["eval_cams"]["bg_threshold"]
-    for name, rows in context_by_distance(args.maps, Manifest.load(args.manifest), threshold, args.bands).items():
+    manifest = Manifest.load(args.manifest)
+    columns = {name: context_by_distance(path, manifest, threshold, args.bands)
+               for name, path in (item.split("=", 1) for item in args.maps)}
+    for owner in next(iter(columns.values())):
+        rows = next(iter(columns.values()))[owner]
         total = sum(n for _, _, n, _ in rows)
-        print(f"{name} context, {total} pixels, labelled {name} at threshold {threshold}:")
-        for start, end, n, share in rows:
-            print(f"  {start:g}-{end:g} px from a {name}: {n / total:.3f} of the context, {share:.3f} labelled {name}")
+        print(f"| '{owner}' context labelled '{owner}' (threshold {threshold}) | " + " | ".join(columns) + " |")
+        print("|---" * (len(columns) + 1) + "|")
+        print("| all of it | " + " | ".join(
+            f"{sum(n * share for _, _, n, share in table[owner]) / total:.3f}" for table in columns.values()) + " |")
+        for index, (start, end, n, _) in enumerate(rows):
+            where = f"beyond {start:g} px" if end == np.inf else f"{start:g}-{end:g} px"
+            print(f"| {where} from a {owner} ({n / total:.0%} of it) | "
+                  + " | ".join(f"{table[owner][index][3]:.3f}" for table in columns.values()) + " |")
 
 
 if __name__ == "__main__":
