@@ -13,6 +13,7 @@ bias: the class read from its context. Prints a markdown table, one column per m
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import yaml
@@ -25,12 +26,13 @@ from pipeline.eval.label_scores import read_truth
 from pipeline.io.maps import MapReader
 
 
-def context_by_distance(maps_path: str, manifest: Manifest, threshold: float, bands: list[float]) -> dict:
-    """{class: [(band start, band end, context pixels, share labelled as the class)]}."""
+def context_by_distance(maps_path: str, manifest: Manifest, split: str, threshold: float,
+                        bands: list[float]) -> dict:
+    """{class: [(band start, band end, context pixels, share labelled as the class)]} over `split`."""
     edges = [0.0, *bands, np.inf]
     counts: dict[int, np.ndarray] = {}
     with MapReader(maps_path) as reader:
-        for image_id in manifest.masked_ids("train"):
+        for image_id in manifest.masked_ids(split):
             maps, classes = reader.read(image_id)
             truth = read_truth(manifest, image_id, maps.shape[1:])
             context = read_context(manifest, image_id, truth.shape)
@@ -55,9 +57,10 @@ def main() -> None:
     parser.add_argument("--manifest", default="data/manifest.json")
     parser.add_argument("--bands", nargs="+", type=float, default=[2, 4, 8, 16], help="band edges in pixels")
     args = parser.parse_args()
-    threshold = yaml.safe_load(open("params.yaml"))["eval_cams"]["bg_threshold"]
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    split, threshold = params["data"]["train_split"], params["eval_cams"]["bg_threshold"]
     manifest = Manifest.load(args.manifest)
-    columns = {name: context_by_distance(path, manifest, threshold, args.bands)
+    columns = {name: context_by_distance(path, manifest, split, threshold, args.bands)
                for name, path in (item.split("=", 1) for item in args.maps)}
     for owner in next(iter(columns.values())):
         rows = next(iter(columns.values()))[owner]

@@ -24,6 +24,7 @@ def test_context_false_positives_are_binned_by_their_distance_to_the_object(tmp_
     boat_map[:, :, 11] = 1.0  # ... and calls the far end of the water boat
     with MapWriter(tmp_path / "cams.h5", {}) as writer:
         writer.write("a", boat_map, np.array([1]))
-    bands = context_by_distance.context_by_distance(str(tmp_path / "cams.h5"), manifest, 0.25, [2, 4])["boat"]
+    bands = context_by_distance.context_by_distance(str(tmp_path / "cams.h5"), manifest, "train", 0.25,
+                                                    [2, 4])["boat"]
     # Water columns 2..11 lie 1..10 px from the boat: (0, 2] holds 2 columns, (2, 4] 2, beyond 6.
     assert [(n, round(share, 3)) for _, _, n, share in bands] == [(4, 1.0), (4, 0.5), (12, round(1 / 6, 3))]
