@@ -62,8 +62,7 @@ def main() -> None:
     manifest = Manifest.load(args.manifest)
     columns = {name: context_by_distance(path, manifest, split, threshold, args.bands)
                for name, path in (item.split("=", 1) for item in args.maps)}
-    for owner in next(iter(columns.values())):
-        rows = next(iter(columns.values()))[owner]
+    for owner, rows in next(iter(columns.values())).items():  # every column scores the same pixels
         total = sum(n for _, _, n, _ in rows)
         print(f"| '{owner}' context labelled '{owner}' (threshold {threshold}) | " + " | ".join(columns) + " |")
         print("|---" * (len(columns) + 1) + "|")
