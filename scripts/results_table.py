@@ -512,9 +512,15 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
 
 
 def render_per_class(by_method: dict[str, dict[str, dict]], stage: str) -> str:
-    """IoU per class at `stage`, mean over each method's seeds: where a method gains and loses."""
-    runs = {method: [r for r in by_seed.values() if stage in r] for method, by_seed in by_method.items()}
-    runs = {method: found for method, found in runs.items() if found}
+    """IoU per class at `stage`, mean over each method's seeds: where a method gains and loses.
+    A row that only some of its seeds ran through `stage` names those seeds."""
+    runs = {}
+    for method, by_seed in by_method.items():
+        reached = sorted((seed for seed, r in by_seed.items() if stage in r), key=int)
+        if reached:
+            some = f", seed{'s' * (len(reached) > 1)} {', '.join(reached)} only"
+            label = method + ("" if len(reached) == len(by_seed) else some)
+            runs[label] = [by_seed[seed] for seed in reached]
     if not runs:
         return ""
     names = list(next(iter(runs.values()))[0][stage]["per_class"])

@@ -93,6 +93,16 @@ def test_method_table_shows_the_iou_of_each_class():
     assert "| puzzle | 0.90 | 0.50 |" in text
 
 
+def test_a_class_row_reached_by_some_seeds_only_names_them():
+    partial = _metrics(0.5, 0.6, 0.7, 0.6)
+    del partial["crf"]
+    rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.4, 0.7, 0.8, 0.6)},
+            {"settings": {"train_classifier.method": "puzzle", "seed": "1"}, "metrics": partial}]
+    text = results_table.render_methods(rows, [], current)
+    assert "| puzzle | 0.90 | 0.45 |" in text  # the CAM stage: both seeds
+    assert "| puzzle, seed 0 only | 0.90 | 0.80 |" in text  # the CRF stage: seed 0 alone
+
+
 def test_an_ablation_row_is_its_own_row_and_makes_no_claim_of_the_published_settings():
     stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.65, 0.7, 0.6)}]
     rows = [{"settings": {"train_classifier.method": "puzzle", "train_classifier.methods.puzzle.alpha_max": "1",
