@@ -84,8 +84,8 @@ def run_experiment(settings: dict[str, str], through: str | None) -> dict:
     metrics = {}
     for path in sorted(Path("metrics").glob("*.json")):
         for key, value in json.loads(path.read_text()).items():
-            if not target or WRITTEN_BY[key] in target:
-                metrics[key] = value  # files of stages after `through` are stale
+            if key in WRITTEN_BY and (not target or WRITTEN_BY[key] in target):
+                metrics[key] = value  # files of stages after `through` are stale; other files are no figures
     return metrics
 
 
@@ -204,8 +204,9 @@ def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTE
                       method: str | None = None) -> bool:
     """Whether the pipeline code checked out here would give the figures `reported` (metrics
     keys) as `commit`'s did: nothing that the stages up to the last one writing them depend on
-    (their deps and params in dvc.yaml, as DVC decides what to rerun) differs between the two.
-    A changed dvc.yaml counts as a change to every stage. False for an unknown commit or none.
+    (their deps and params in dvc.yaml, as DVC decides what to rerun) differs between the two,
+    and neither do those stages' own definitions in dvc.yaml (a later stage, a plot, a comment
+    may change). False for an unknown commit or none.
 
     `method` (the row's `train_classifier.method`; None: the default in params.yaml): DVC
     reruns every classifier when any training method's module or parameters change, but a
@@ -217,7 +218,7 @@ def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTE
     diff = subprocess.run(["git", "diff", "--name-only", commit, head, "--", *PIPELINE_CODE],
                           capture_output=True, text=True)
     changed_files = set(diff.stdout.split())
-    if diff.returncode != 0 or "dvc.yaml" in changed_files:
+    if diff.returncode != 0:
         return False
     changed_keys = changed_params(commit, head) if "params.yaml" in changed_files else set()
     if method is None:
@@ -230,6 +231,8 @@ def runs_current_code(commit: str | None, reported: Iterable[str] = tuple(WRITTE
     if not written:
         return False
     last = max(written, key=list(WRITTEN_BY.values()).index)
+    if "dvc.yaml" in changed_files and stage_definitions(commit, last) != stage_definitions(head, last):
+        return False
     deps, params = stage_dependencies(last, head)
     touches = lambda changed, declared, sep: changed == declared or changed.startswith(declared + sep)  # noqa: E731
     return not any(touches(file, dep, "/") for file in changed_files for dep in deps) and not any(
@@ -247,6 +250,18 @@ def stage_dependencies(last: str, head: str) -> tuple[set[str], set[str]]:
         if name == last:
             break
     return deps, params
+
+
+def stage_definitions(revision: str, last: str) -> tuple[object, list] | None:
+    """dvc.yaml's `vars` and its stages up to `last`, in pipeline order, at `revision`: what
+    decides how the figures of a run through `last` are made. None where there is no dvc.yaml."""
+    try:
+        pipeline = yaml.safe_load(git_show(revision, "dvc.yaml")) or {}
+    except subprocess.CalledProcessError:
+        return None
+    stages = list((pipeline.get("stages") or {}).items())
+    names = [name for name, _ in stages]
+    return pipeline.get("vars"), stages[: names.index(last) + 1] if last in names else stages
 
 
 def changed_params(commit: str, head: str) -> set[str]:

@@ -207,8 +207,19 @@ def test_a_row_is_current_while_nothing_its_stages_depend_on_changed(tmp_path, m
     commit("params.yaml", "seed: 1\ntrain_classifier: {lr: 1}\ntrain_segmentation: {lr: 2}\n")
     assert not current(through_classifier) and not results_table.runs_current_code(second, through_deeplab)
     third = commit("pipeline/unused.py", "c = 1\n")
-    commit("dvc.yaml", (tmp_path / "dvc.yaml").read_text() + "# edited\n")  # stage definitions: every row
+    stages = yaml.safe_load((tmp_path / "dvc.yaml").read_text())
+    commit("dvc.yaml", yaml.safe_dump({**stages, "plots": ["p.csv"]}, sort_keys=False) + "# a comment\n")
+    assert results_table.runs_current_code(third, through_deeplab)  # nothing a stage runs changed
+    stages["stages"]["evaluate"]["do"]["cmd"] = "e --flip"  # a later stage's definition
+    commit("dvc.yaml", yaml.safe_dump(stages, sort_keys=False))
+    assert results_table.runs_current_code(third, through_classifier)
+    assert not results_table.runs_current_code(third, through_deeplab)
+    stages["stages"]["train_classifier"]["outs"] = ["model.pt"]  # the first stage's: every row
+    fourth = commit("dvc.yaml", yaml.safe_dump(stages, sort_keys=False))
     assert not results_table.runs_current_code(third, through_classifier)
+    stages["vars"] = [{"size": 1}]  # variables any stage may use
+    commit("dvc.yaml", yaml.safe_dump(stages, sort_keys=False))
+    assert not results_table.runs_current_code(fourth, through_classifier)
     assert not results_table.runs_current_code(None)
     assert not results_table.runs_current_code("0000000")
     assert not results_table.runs_current_code(third, {})  # a row without figures
