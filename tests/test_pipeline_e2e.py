@@ -99,6 +99,13 @@ def test_report_shows_every_stage_as_scored(project):
     assert (project / "report/samples.png").stat().st_size > 0
 
 
+def test_report_flags_the_training_runs_still_learning(project):
+    training = _metrics(project, "training")
+    assert set(training) == {"classifier", "affinity", "deeplab", "deeplab_full"}
+    assert all(run["epochs"] == 1 and run["still_learning"] for run in training.values())  # one epoch: no trend
+    assert "still learning: raise train_segmentation.optim.epochs" in (project / "report/index.html").read_text()
+
+
 def test_second_repro_is_a_no_op(project):
     result = dvc("repro", cwd=project)
     assert result.returncode == 0
@@ -110,7 +117,7 @@ def test_metrics_show_lists_every_stage(project):
     result = dvc("metrics", "show", "--json", cwd=project)
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    for key in ('"cam"', '"rw"', '"crf"', '"seg"', '"oracle_miou"', '"ratio"'):
+    for key in ('"cam"', '"rw"', '"crf"', '"seg"', '"oracle_miou"', '"ratio"', '"still_learning"'):
         assert key in text
 
 

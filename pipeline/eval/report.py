@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pipeline.core.config import bounded
 from pipeline.core.labels import label_names
+from pipeline.eval.convergence import ConvergenceParams, progress_phrases
 from pipeline.io.label_png import voc_palette
 
 STAGE_TITLES = {"cam": "CAM", "rw": "Random walk", "crf": "Dense CRF", "seg": "DeepLab (val)"}
@@ -20,6 +21,7 @@ class ReportParams:
     """The `report` section."""
 
     samples: int = bounded(6, 1)  # sample images: the first ones of the train split
+    still_learning: ConvergenceParams = field(default_factory=ConvergenceParams)
 
 
 def colourise(labels: np.ndarray) -> np.ndarray:
@@ -43,8 +45,16 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def render_html(metrics: dict[str, dict], classes: list[str], grid_file: str, notes: list[str]) -> str:
-    """The report page; `metrics` maps a stage key (cam, rw, crf, seg) to its summary."""
+def _training_rows(training: dict[str, dict]) -> list[list[str]]:
+    """One row per training run: its epochs, what its last epoch gained, and the verdict."""
+    return [[html.escape(name), str(run["epochs"]), *map(html.escape, progress_phrases(run))]
+            for name, run in training.items()]
+
+
+def render_html(metrics: dict[str, dict], classes: list[str], grid_file: str, notes: list[str],
+                training: dict[str, dict]) -> str:
+    """The report page; `metrics` maps a stage key (cam, rw, crf, seg) to its summary,
+    `training` a training run to its `convergence.last_epoch_progress`."""
     stages = [s for s in STAGE_TITLES if s in metrics]
     stage_rows = [[STAGE_TITLES[s]] + [f"{metrics[s][k]:.3f}" for k in HEADLINE] for s in stages]
     names = label_names(classes)
@@ -63,6 +73,9 @@ def render_html(metrics: dict[str, dict], classes: list[str], grid_file: str, no
         + _table(["stage", *HEADLINE], stage_rows)
         + f"<ul>{notes_html}</ul><h2>IoU per class</h2>"
         + _table(["class", *[STAGE_TITLES[s] for s in stages]], class_rows)
+        + "<h2>Training: the last epoch</h2><p>A run still learning when it stopped leaves every later "
+        "stage short of what the data allows.</p>"
+        + _table(["run", "epochs", "last epoch", "verdict"], _training_rows(training))
         + f"<h2>Samples</h2><p>{' | '.join(GRID_COLUMNS)}</p><img src='{html.escape(grid_file)}' alt='samples'>"
         + "</body></html>\n"
     )
