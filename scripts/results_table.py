@@ -471,27 +471,41 @@ CLAIMS = (
 )
 
 
+def ablation_suffixes(labels: Iterable[str]) -> list[str]:
+    """The settings in brackets that ablation rows of the CLAIMS' methods add to their labels
+    (" (crop_size=128)"), in order of appearance; rows of earlier pipeline code are left out."""
+    methods = {name for claim in CLAIMS for name in claim[:2]}
+    suffixes = [label[len(method):] for label in labels if not label.endswith(EARLIER_CODE)
+                for method in methods if label.startswith(method + " (")]
+    return list(dict.fromkeys(suffixes))
+
+
 def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | None) -> str:
     """One generated sentence per claim in CLAIMS, on the seeds where both methods reached the stage
-    (the context claims only where the dataset annotates a co-occurrence context)."""
+    (the context claims only where the dataset annotates a co-occurrence context); then the same
+    claims between ablation rows that changed the same settings (`puzzle (crop_size=128)` against
+    `cam (crop_size=128)`), introduced by those settings."""
     lines = []
-    for method, baseline, key, figure, value, higher, claim, negation in CLAIMS:
-        if cooccurrence is None and value is _cooccurrence_fp:
-            continue
-        seeds = sorted((s for s in set(by_method.get(method, {})) & set(by_method.get(baseline, {}))
-                        if key in by_method[method][s] and key in by_method[baseline][s]), key=int)
-        if not seeds:
-            continue
-        ours = [value(by_method[method][s], cooccurrence) for s in seeds]
-        theirs = [value(by_method[baseline][s], cooccurrence) for s in seeds]
-        mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
-        holds = (mean_ours > mean_theirs) == higher
-        per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
-        lines.append(
-            f"- `{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} against `{baseline}`: "
-            f"{mean_ours:.3f} vs {mean_theirs:.3f} (mean of seeds {', '.join(seeds)}; "
-            f"{'higher' if higher else 'lower'} on {per_seed} of {len(seeds)})"
-        )
+    for suffix in ["", *ablation_suffixes(by_method)]:
+        where = f"with `{suffix.strip()[1:-1]}`: " if suffix else ""
+        for method, baseline, key, figure, value, higher, claim, negation in CLAIMS:
+            if cooccurrence is None and value is _cooccurrence_fp:
+                continue
+            ours_by_seed, theirs_by_seed = by_method.get(method + suffix, {}), by_method.get(baseline + suffix, {})
+            seeds = sorted((s for s in set(ours_by_seed) & set(theirs_by_seed)
+                            if key in ours_by_seed[s] and key in theirs_by_seed[s]), key=int)
+            if not seeds:
+                continue
+            ours = [value(ours_by_seed[s], cooccurrence) for s in seeds]
+            theirs = [value(theirs_by_seed[s], cooccurrence) for s in seeds]
+            mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
+            holds = (mean_ours > mean_theirs) == higher
+            per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
+            lines.append(
+                f"- {where}`{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} against "
+                f"`{baseline}`: {mean_ours:.3f} vs {mean_theirs:.3f} (mean of seeds {', '.join(seeds)}; "
+                f"{'higher' if higher else 'lower'} on {per_seed} of {len(seeds)})"
+            )
     return "\n".join(lines) + "\n" if lines else ""
 
 

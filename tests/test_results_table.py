@@ -289,3 +289,22 @@ def test_a_methods_table_on_a_dataset_without_context_compares_with_its_own_defa
     assert "| cam | 1 |" in text and "| puzzle | 1 |" in text  # data.root names the table, not a row
     assert "context" not in text  # no column or claim about a context the dataset does not annotate
     assert "- `puzzle` raises the CRF mIoU against `cam`: 0.900 vs 0.800" in text
+
+
+def test_ablation_rows_are_compared_with_plain_cam_under_the_same_settings():
+    def row(method, seed, cam, fp, **extra):
+        return {"settings": {"train_classifier.method": method, **extra, "seed": seed},
+                "metrics": _metrics(cam, 0, 0, 0, boat_fp=fp)}
+
+    biased = {"builtin.cooccurrence_rate": "1.0"}
+    rows = [row("cam", "0", 0.60, 0.3, **biased), row("gain_ext", "0", 0.65, 0.1, **biased),
+            row("gain_ext", "1", 0.65, 0.1, **biased), row("gain", "0", 0.50, 0.6, **biased),
+            row("gain", "0", 0.70, 0.0, **{"builtin.cooccurrence_rate": "0.5"})]  # no cam row at 0.5: no sentence
+    stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.9, 0, 0, 0, boat_fp=0.9)}]
+    text = results_table.render_methods(rows, stage_rows, current)
+    assert ("- with `builtin.cooccurrence_rate=1.0`: `gain_ext` lowers the share of the 'boat' context labelled "
+            "'boat' by the CAM against `cam`: 0.100 vs 0.300 (mean of seeds 0; lower on 1 of 1)") in text
+    assert "- with `builtin.cooccurrence_rate=1.0`: `gain_ext` lowers the share" in text.split("against `gain`")[0]
+    assert "- with `builtin.cooccurrence_rate=1.0`: `gain` does not raise the CAM-stage mIoU" in text
+    assert "cooccurrence_rate=0.5`" not in text
+    assert "- `gain` does not raise the CAM-stage mIoU against `cam`: 0.500" not in text  # the default cam is 0.9
