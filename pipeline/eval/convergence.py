@@ -74,12 +74,13 @@ def training_progress(runs: list[TrainingRun], params: ConvergenceParams) -> dic
 
 def progress_phrases(run: dict) -> tuple[str, str]:
     """What a run's last epoch gained, and the verdict, in words."""
-    if run.get("val_map_rise", run.get("loss_fall")) is None:
-        gain = "one epoch, no trend"
-    elif "val_map_rise" in run:
-        gain = f"val mAP rose {run['val_map_rise']:.4f}"
+    rise, fall = run.get("val_map_rise"), run.get("loss_fall")  # a run holds one of the two
+    if rise is not None:
+        gain = f"val mAP rose {rise:.4f}"
+    elif fall is not None:
+        gain = f"loss fell {fall:.1%}"
     else:
-        gain = f"loss fell {run['loss_fall']:.1%}"
+        gain = "one epoch, no trend"
     verdict = f"still learning: raise {run['raise']}" if run["still_learning"] else "levelled off"
     return gain, verdict
 
