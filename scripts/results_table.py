@@ -523,7 +523,8 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
         label = row_label(row["settings"]) + ("" if is_current(row) else EARLIER_CODE)
         by_method.setdefault(label, {})[row["settings"]["seed"]] = row["metrics"]
     columns = ["method", "seeds", "classifier mAP", "CAM", "CAM, oracle threshold", "random walk", "dense CRF",
-               "DeepLab (val)"] + ([f"'{cooccurrence}' context labelled '{cooccurrence}' (CAM)"] if cooccurrence else [])
+               "DeepLab (val)", "fully supervised", "weak / full"] + (
+        [f"'{cooccurrence}' context labelled '{cooccurrence}' (CAM)"] if cooccurrence else [])
     header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|\n"
     lines = []
     for method, by_seed in by_method.items():
@@ -532,6 +533,8 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
                        for s in STAGES]
         cells = [_mean_std([r["classifier"]["val_map"] for r in runs]), stage_cells[0],
                  _mean_std([r["cam"]["oracle_miou"] for r in runs]), *stage_cells[1:]]
+        cells += [_mean_std([r["seg"][key] for r in runs]) if all("seg" in r for r in runs) else "–"
+                  for key in ("full_miou", "ratio")]  # the yardstick a row's DeepLab was set against
         if cooccurrence:
             cells.append(_mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs]))
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")

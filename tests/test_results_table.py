@@ -38,7 +38,7 @@ def test_method_table_leaves_stages_that_did_not_run_empty():
     for key in ("rw", "crf", "seg"):
         del partial[key]
     rows = [{"settings": {"train_classifier.method": "gain", "seed": "0"}, "metrics": partial}]
-    assert "| gain | 1 | 0.990 | 0.500 | 0.550 | – | – | – | 0.200 |" in results_table.render_methods(rows, [], current)
+    assert "| gain | 1 | 0.990 | 0.500 | 0.550 | – | – | – | – | – | 0.200 |" in results_table.render_methods(rows, [], current)
 
 
 def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
@@ -77,7 +77,7 @@ def test_the_stage_table_runs_are_the_cam_rows_of_the_method_table():
     stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.65, 0.7, 0.6)}]
     rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.65, 0.7, 0.72, 0.6)}]
     text = results_table.render_methods(rows, stage_rows, current)
-    assert "| cam | 1 | 0.990 | 0.600 |" in text
+    assert "| cam | 1 | 0.990 | 0.600 | 0.650 | 0.650 | 0.700 | 0.600 | 0.800 | 0.750 | 0.200 |" in text  # with its yardstick
     assert "- `puzzle` raises the CRF mIoU against `cam`: 0.720 vs 0.700 (mean of seeds 0; higher on 1 of 1)" in text
 
 
