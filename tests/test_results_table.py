@@ -280,6 +280,18 @@ def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_
     assert metrics == {"first": {"device": "cuda", "num_workers": 4}, "second": {"device": "cuda", "num_workers": 4}}
 
 
+def test_gain_ext_is_followed_into_the_crf_labels_where_its_rows_ran_through_the_crf():
+    def row(method, cam_fp, crf, crf_fp):
+        metrics = _metrics(0.6, 0.7, crf, 0.6, boat_fp=cam_fp)
+        metrics["crf"]["context_fp"] = {"boat": crf_fp}
+        return {"settings": {"train_classifier.method": method, "seed": "0"}, "metrics": metrics}
+
+    text = results_table.render_methods([row("cam", 0.3, 0.80, 0.20), row("gain_ext", 0.1, 0.85, 0.05)], [], current)
+    assert "- `gain_ext` raises the CRF mIoU against `cam`: 0.850 vs 0.800 (mean of seeds 0; higher on 1 of 1)" in text
+    assert ("- `gain_ext` lowers the share of the 'boat' context labelled 'boat' by the CRF labels against `cam`: "
+            "0.050 vs 0.200 (mean of seeds 0; lower on 1 of 1)") in text
+
+
 def test_a_methods_table_on_a_dataset_without_context_compares_with_its_own_default_runs():
     photos = {"data.root": "data/photos"}
     rows = [{"settings": {**photos, "train_classifier.method": "puzzle", "seed": "0"},
