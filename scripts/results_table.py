@@ -27,8 +27,9 @@
         rewrite the README tables from results/*.json without running anything
 
 Every run is a `dvc exp run -S ...` in this repository; the figures each run wrote to
-metrics/*.json are collected into results/<table>.json, and the README section between
-the table's markers is rewritten from them. Rows of earlier runs with other settings are
+metrics/*.json are collected into results/<table>.json (with the commit and the machine:
+CPU, cores, and whether it computes bf16, which `runtime.amp` trains in where it can), and
+the README section between the table's markers is rewritten from them. Rows of earlier runs with other settings are
 kept (so seeds can be added later); delete the JSON file to start a table afresh. Nothing
 is typed by hand.
 """
@@ -167,7 +168,8 @@ def collect(table: str, runs: list[dict[str, str]], through: str | None = None) 
     original = Path("params.yaml").read_text()
     try:
         for settings in runs:
-            save_row(table, {"settings": settings, "metrics": run_experiment(settings, through), "commit": head_commit()})
+            save_row(table, {"settings": settings, "metrics": run_experiment(settings, through), "commit": head_commit(),
+                             "machine": machine()})
     finally:
         Path("params.yaml").write_text(original)  # exp run leaves its last values in place
 
@@ -187,11 +189,16 @@ def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False
 
 
 def machine() -> str:
-    """The CPU model and core count of this machine, as a checks row names where it ran."""
+    """The CPU model, core count and arithmetic of this machine, as a row records where it ran:
+    `runtime.amp` trains in bf16 on a CPU that computes it natively and in fp32 elsewhere, and
+    on some data that alone moves the figures (README: the photographs' two machines)."""
+    from pipeline.training.runtime import cpu_has_native_bf16  # imports torch: only when a row is saved
+
     cpuinfo = Path("/proc/cpuinfo")
     models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
               if line.startswith("model name")] if cpuinfo.is_file() else []
-    return f"{models[0] if models else platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores"
+    arithmetic = "native bf16" if cpu_has_native_bf16() else "no native bf16"
+    return f"{models[0] if models else platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, {arithmetic}"
 
 
 def check_label(row: dict) -> str:

@@ -171,7 +171,18 @@ def test_a_check_row_names_the_machine_it_ran_on_and_is_averaged_with_that_machi
     assert "| the default run on another machine (Xeon, 2 cores) | 0 | 0.990 | 0.500 | 0.600 | 0.710 |" in table
     assert "| the default run on another machine (Xeon, 2 cores), mean ± sd | 2 seeds |" in table
     assert "(EPYC, 2 cores), mean ± sd" not in table
-    assert results_table.machine().endswith(" cores")
+
+
+def test_every_collected_row_records_the_machine_and_its_arithmetic(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("seed: 0\n")
+    monkeypatch.setattr(results_table, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(results_table, "run_experiment", lambda settings, through: _metrics(0.5, 0.6, 0.7, 0.6))
+    monkeypatch.setattr(results_table, "head_commit", lambda: "abc1234")
+    results_table.collect("photos", [{"seed": "0"}])
+    row, = results_table._rows("photos")
+    assert row["machine"] == results_table.machine()
+    assert row["machine"].endswith((" cores, native bf16", " cores, no native bf16"))
 
 
 def test_a_row_is_current_while_nothing_its_stages_depend_on_changed(tmp_path, monkeypatch):
