@@ -28,10 +28,10 @@
 
 Every run is a `dvc exp run -S ...` in this repository; the figures each run wrote to
 metrics/*.json are collected into results/<table>.json (with the commit and the machine:
-CPU, cores, and whether it computes bf16, which `runtime.amp` trains in where it can), and
-the README section between the table's markers is rewritten from them. Rows of earlier runs with other settings are
-kept (so seeds can be added later); delete the JSON file to start a table afresh. Nothing
-is typed by hand.
+CPU, cores, and whether the CPU computes bf16, which `runtime.amp` trains in where it can),
+and the README section between the table's markers is rewritten from them. Rows of earlier
+runs with other settings are kept (so seeds can be added later); delete the JSON file to
+start a table afresh. Nothing is typed by hand.
 """
 from __future__ import annotations
 
