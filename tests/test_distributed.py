@@ -254,4 +254,4 @@ def test_processes_of_a_killed_stage_exit_with_it(tmp_path, tiny_trained):
     while len(ranks := _children(launcher.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(ranks) >= 2, "torchrun's agent never started two processes"
-    assert_children_exit_with(launcher, ranks, 10)
+    assert_children_exit_with(launcher, ranks, 60)  # a wait, not a speed claim: a loaded machine is slow to reap
