@@ -14,7 +14,6 @@ from pipeline.methods.base import TrainingMethod
 class PuzzleParams:
     alpha_max: float = bounded(4.0, 0.0)  # weight of L_re, reached at half of training
     tiles: int = bounded(2, 2)  # tiles per side
-    detach_full: bool = False  # True: L_re pulls the stitched map towards the full one only (a stop-gradient)
 
 
 def tile(images: torch.Tensor, tiles: int) -> torch.Tensor:
@@ -34,12 +33,7 @@ def stitch(pieces: torch.Tensor, tiles: int) -> torch.Tensor:
 
 
 class PuzzleMethod(TrainingMethod):
-    """`L_p-cls` on the stitched map's GAP and `alpha * L_re` (L1, present classes).
-
-    As published, `L_re` moves both maps towards each other, and two maps agree most cheaply
-    where both are low. With `detach_full` the full image's map is the target and takes no
-    gradient from `L_re` (SimSiam's stop-gradient, Chen and He, CVPR 2021): the tiles learn to
-    find in each part what the whole image shows, and the full map is shaped by `L_cls` alone."""
+    """`L_p-cls` on the stitched map's GAP and `alpha * L_re` (L1, present classes)."""
 
     Params = PuzzleParams
 
@@ -47,8 +41,6 @@ class PuzzleMethod(TrainingMethod):
         tiles = self.params.tiles
         stitched = stitch(model(tile(batch["image"], tiles)).class_maps, tiles)
         full = output.class_maps[..., : stitched.shape[2], : stitched.shape[3]]
-        if self.params.detach_full:
-            full = full.detach()
         labels = batch["labels"]
         alpha = self.params.alpha_max * min(1.0, progress / 0.5)
         reconstruction = (torch.abs(full - stitched) * labels[:, :, None, None]).mean()
