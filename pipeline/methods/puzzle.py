@@ -14,6 +14,7 @@ from pipeline.methods.base import TrainingMethod
 class PuzzleParams:
     alpha_max: float = bounded(4.0, 0.0)  # weight of L_re, reached at half of training
     tiles: int = bounded(2, 2)  # tiles per side
+    one_sided: bool = False  # True: L_re counts only where the stitched map exceeds the full one
 
 
 def tile(images: torch.Tensor, tiles: int) -> torch.Tensor:
@@ -43,7 +44,8 @@ class PuzzleMethod(TrainingMethod):
         full = output.class_maps[..., : stitched.shape[2], : stitched.shape[3]]
         labels = batch["labels"]
         alpha = self.params.alpha_max * min(1.0, progress / 0.5)
-        reconstruction = (torch.abs(full - stitched) * labels[:, :, None, None]).mean()
+        gap = (stitched - full).clamp(min=0) if self.params.one_sided else torch.abs(full - stitched)
+        reconstruction = (gap * labels[:, :, None, None]).mean()
         return {
             "puzzle_cls": F.multilabel_soft_margin_loss(stitched.mean(dim=(2, 3)), labels),
             "puzzle_re": alpha * reconstruction,
