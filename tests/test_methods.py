@@ -10,7 +10,7 @@ from pipeline.io.label_png import read_label_png
 from pipeline.methods import METHODS, MethodsParams, build_methods
 from pipeline.methods.gain import GainMethod, GainParams, masked_images, soft_mask
 from pipeline.methods.gain_ext import extension_loss, pick_mask_images
-from pipeline.methods.puzzle import stitch, tile
+from pipeline.methods.puzzle import PuzzleMethod, PuzzleParams, stitch, tile
 from pipeline.methods.ssnet import aggregate_saliency, class_probabilities
 from pipeline.models.classifier import Classifier
 from pipeline.training.classifier import TrainClassifierParams
@@ -22,6 +22,20 @@ def test_puzzle_tiling_and_stitching_are_exact_inverses():
     assert tiles.shape == (8, 3, 4, 6)
     assert torch.equal(tiles[1], images[0, :, :4, 6:])  # row-major: top-right second
     assert torch.equal(stitch(tiles, 2), images)
+
+
+@pytest.mark.parametrize("full_value, tiles_value, published, one_sided", [
+    (1.0, 0.0, 4.0, 0.0),  # the tiles find less than the full image: only the published loss shrinks it
+    (0.0, 1.0, 4.0, 4.0),  # the tiles find more: both losses widen the full map
+])
+def test_puzzle_one_sided_reconstruction_never_asks_the_full_map_to_shrink(full_value, tiles_value, published,
+                                                                          one_sided):
+    tiles_pass = lambda images: SimpleNamespace(class_maps=torch.full((images.shape[0], 1, 1, 1), tiles_value))  # noqa: E731
+    batch = {"image": torch.zeros(1, 3, 4, 4), "labels": torch.ones(1, 1)}
+    output = SimpleNamespace(class_maps=torch.full((1, 1, 2, 2), full_value))
+    for flag, expected in ((False, published), (True, one_sided)):
+        method = PuzzleMethod(PuzzleParams(alpha_max=4.0, one_sided=flag), None, "train", 0)
+        assert method.extra_losses(tiles_pass, batch, output, progress=1.0)["puzzle_re"].item() == expected
 
 
 def test_gain_soft_mask_and_masked_image_follow_the_formula():

@@ -14,7 +14,7 @@ from pipeline.methods.base import TrainingMethod
 class PuzzleParams:
     alpha_max: float = bounded(4.0, 0.0)  # weight of L_re, reached at half of training
     tiles: int = bounded(2, 2)  # tiles per side
-    one_sided: bool = False  # True: L_re counts only where the stitched map exceeds the full one
+    one_sided: bool = True  # L_re only where the stitched map exceeds the full one; False: published |A_s - A_re|
 
 
 def tile(images: torch.Tensor, tiles: int) -> torch.Tensor:
@@ -34,7 +34,13 @@ def stitch(pieces: torch.Tensor, tiles: int) -> torch.Tensor:
 
 
 class PuzzleMethod(TrainingMethod):
-    """`L_p-cls` on the stitched map's GAP and `alpha * L_re` (L1, present classes)."""
+    """`L_p-cls` on the stitched map's GAP and `alpha * L_re` (L1, present classes).
+
+    The published `L_re` pulls the two maps towards each other both ways. Where a tile shows
+    a part of an object whose class evidence lies elsewhere (the built-in data's dots and
+    boat bodies, `scripts/tile_evidence.py`), the tiles' map is low, and agreeing means
+    shrinking the full map. `one_sided` counts only the parts where the tiles find more than
+    the full image: the tiles can widen the full map, never shrink it (README)."""
 
     Params = PuzzleParams
 
