@@ -2,7 +2,7 @@
 
     python scripts/tile_evidence.py cam=classifier.pt puzzle=puzzle.pt [--split val]
 
-Puzzle-CAM's `L_re` pulls the full image's class maps and the stitched maps of its 2x2
+Puzzle-CAM's published `L_re` pulls the full image's class maps and the stitched maps of its 2x2
 tiles towards each other. Where a tile shows part of an object's body but not its mark
 (the built-in data's discriminative part), the tile's map holds only the evidence of the
 body itself. This script measures that evidence per class: over the object pixels of
@@ -10,7 +10,8 @@ each class, split by whether their tile holds that object's mark, the share that
 full image's map and the stitched tiles' map label as the class (raw class map above
 `eval_cams.bg_threshold` times the full map's peak, the threshold `eval_cams` applies to
 max-normalised maps). A class whose body is found in the full image but not in tiles
-without the mark is one that `L_re` can only make agree by shrinking the full map.
+without the mark is one that the published, two-sided `L_re` can only make agree by
+shrinking the full map.
 
 Built-in data only: the marks are found by their colours (`MARK_COLOURS`) inside each
 class's ground-truth mask. Prints a markdown table, two columns per classifier.
