@@ -94,13 +94,12 @@ def main() -> None:
     print(f"| object pixels labelled as their class ({args.split}, threshold {threshold}) | "
           + " | ".join(f"{name}: full image | {name}: tiles" for name in columns) + " |")
     print("|---" * (2 * len(columns) + 1) + "|")
+    pixels = next(iter(columns.values()))[..., 0]  # every classifier is scored on the same pixels
+    found = {name: c[..., 1:] / np.maximum(c[..., :1], 1) for name, c in columns.items()}  # (classes, kinds, 2)
     for k, name in enumerate(manifest.classes):
         for kind, where in enumerate(("tile holds the mark", "tile without the mark")):
-            first = next(iter(columns.values()))[k, kind, 0]
-            print(f"| {name}, {where} ({first / max(next(iter(columns.values()))[k, :, 0].sum(), 1):.0%} of it) | "
-                  + " | ".join(f"{c[k, kind, 1] / max(c[k, kind, 0], 1):.2f} | {c[k, kind, 2] / max(c[k, kind, 0], 1):.2f}"
-                               for c in columns.values()) + " |")
-
+            print(f"| {name}, {where} ({pixels[k, kind] / max(pixels[k].sum(), 1):.0%} of it) | "
+                  + " | ".join(f"{share[k, kind, 0]:.2f} | {share[k, kind, 1]:.2f}" for share in found.values()) + " |")
 
 if __name__ == "__main__":
     main()
