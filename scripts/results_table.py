@@ -495,6 +495,15 @@ def ablation_suffixes(labels: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(suffixes))
 
 
+def with_settings(label: str, suffix: str) -> str:
+    """The label of the row that changed the settings of `label` and those of an ablation
+    `suffix` (" (k=v)"), in that order: SSNet's readout at DeepLab's default length written out is
+    `ssnet (extract_cams.method=ssnet, ..., train_segmentation.optim.epochs=5)`."""
+    if not suffix:
+        return label
+    return f"{label[:-1]}, {suffix.strip()[1:]}" if label.endswith(")") else label + suffix
+
+
 def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | None) -> str:
     """One generated sentence per claim in CLAIMS, on the seeds where both methods reached the stage
     (the context claims only where the dataset annotates a co-occurrence context); then the same
@@ -506,7 +515,8 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | N
         for method, baseline, key, figure, value, higher, claim, negation in CLAIMS:
             if cooccurrence is None and "{c}" in figure:  # a context claim on data without a context
                 continue
-            ours_by_seed, theirs_by_seed = by_method.get(method + suffix, {}), by_method.get(baseline + suffix, {})
+            ours_by_seed = by_method.get(with_settings(method, suffix), {})
+            theirs_by_seed = by_method.get(with_settings(baseline, suffix), {})
             seeds = sorted((s for s in set(ours_by_seed) & set(theirs_by_seed)
                             if key in ours_by_seed[s] and key in theirs_by_seed[s]), key=int)
             if not seeds:
