@@ -101,5 +101,6 @@ def main() -> None:
             print(f"| {name}, {where} ({pixels[k, kind] / max(pixels[k].sum(), 1):.0%} of it) | "
                   + " | ".join(f"{share[k, kind, 0]:.2f} | {share[k, kind, 1]:.2f}" for share in found.values()) + " |")
 
+
 if __name__ == "__main__":
     main()
