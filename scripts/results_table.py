@@ -24,7 +24,8 @@
         run the stage commands dvc.lock records, in order, in this tree instead, with the
         check's settings written into its params.yaml
     python scripts/results_table.py render
-        rewrite the README tables from results/*.json without running anything
+        rewrite the README tables from results/*.json without running anything, with the
+        side-by-side tables of COMPARISONS (rows of several tables on their common seeds)
 
 Every run is a `dvc exp run -S ...` in this repository; the figures each run wrote to
 metrics/*.json are collected into results/<table>.json (with the commit and the machine:
@@ -49,6 +50,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -589,14 +591,105 @@ def render_per_class(by_method: dict[str, dict[str, dict]], stage: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _figure(stage: str, key: str) -> Callable[[dict], float]:
+    """The figure `key` of `stage` in a run's metrics (`_figure("crf", "fg_precision")`)."""
+    return lambda metrics: metrics[stage][key]
+
+
+def _methods_row(label: str) -> Callable[[dict], bool]:
+    """Selects the results rows of the methods row named `label` (row_label)."""
+    return lambda row: METHOD_KEY in row["settings"] and row_label(row["settings"]) == label
+
+
+def _check_rows(check: str, cpu: str) -> Callable[[dict], bool]:
+    """Selects the rows of `check` run on the CPU named `cpu`."""
+    return lambda row: row["settings"].get("check") == check and (row.get("machine") or "").startswith(cpu)
+
+
+class Comparison(NamedTuple):
+    """A README table that sets rows of results/*.json side by side, on the seeds all of them
+    ran, for a question the prose argues: one line per (label, table, rows selector), one
+    column per (header, figure of a run); cells seed by seed ("a / b / c") or their mean."""
+
+    question: str  # the first column's header, before the seeds
+    rows: tuple[tuple[str, str, Callable[[dict], bool]], ...]
+    columns: tuple[tuple[str, Callable[[dict], float]], ...]
+    per_seed: bool
+
+
+INTEL_XEON = "Intel(R) Xeon(R) Processor @ 2.50GHz"  # the second machine of the checks' `machine` rows
+STAGE_FIGURES = (("classifier mAP", _figure("classifier", "val_map")), ("CAM", _figure("cam", "miou")),
+                 ("random walk", _figure("rw", "miou")), ("dense CRF", _figure("crf", "miou")))
+# Keyed by their README markers (results:<key>:start).
+COMPARISONS = {
+    # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data (its rows ran on the
+    # Intel Xeon; plain CAM's runs on that machine are the checks' `machine` rows).
+    "puzzle_foreground": Comparison(
+        "foreground, Intel Xeon",
+        (("plain CAM (`machine` rows)", "checks", _check_rows("machine", INTEL_XEON)),
+         ("Puzzle-CAM, one-sided (`puzzle` rows)", "methods", _methods_row("puzzle"))),
+        tuple((f"{name} {figure}", _figure(stage, f"fg_{figure}"))
+              for stage, name in (("cam", "CAM"), ("rw", "walk"), ("crf", "CRF"))
+              for figure in ("precision", "recall")),
+        per_seed=False),
+    # Puzzle-CAM and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
+    "photos_puzzle_seeds": Comparison(
+        "photographs, Intel Xeon",
+        (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
+         ("Puzzle-CAM, one-sided", "photos_methods", _methods_row("puzzle (train_segmentation.optim.epochs=5)"))),
+        (*STAGE_FIGURES, ("CRF foreground precision", _figure("crf", "fg_precision")),
+         ("DeepLab (val)", _figure("seg", "miou")), ("fully supervised", _figure("seg", "full_miou")),
+         ("weak / full", _figure("seg", "ratio"))),
+        per_seed=True),
+    # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
+    "photos_ssnet_seeds": Comparison(
+        "photographs, Intel Xeon",
+        (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
+         ("SSNet, read out from H_i", "photos_methods",
+          _methods_row(with_settings(SSNET_READOUT, " (train_segmentation.optim.epochs=5)")))),
+        STAGE_FIGURES,
+        per_seed=True),
+}
+
+
+def render_comparison(comparison: Comparison, rows_of: Callable[[str], list[dict]],
+                      is_current: Callable[[dict], bool]) -> str:
+    """`comparison` as a table over the seeds every one of its rows ran; a line whose rows ran
+    other pipeline code than the checkout's is labelled so (EARLIER_CODE)."""
+    runs = {}
+    for label, table, selects in comparison.rows:
+        found = [row for row in rows_of(table) if selects(row)]
+        current = all(map(is_current, found))
+        runs[label + ("" if current else EARLIER_CODE)] = {row["settings"]["seed"]: row["metrics"] for row in found}
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in runs.values())), key=int)
+    if not seeds:
+        return ""
+    which = " / ".join(seeds) if comparison.per_seed else f"{', '.join(seeds)} (mean)"
+    columns = [f"{comparison.question}, seeds {which}", *(header for header, _ in comparison.columns)]
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    for label, by_seed in runs.items():
+        cells = []
+        for _, figure in comparison.columns:
+            values = [figure(by_seed[seed]) for seed in seeds]
+            cells.append(" / ".join(f"{v:.3f}" for v in values) if comparison.per_seed
+                         else f"{statistics.mean(values):.3f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_readme(table: str, text: str) -> None:
+    """Replace the README's text between the table's markers with `text`, indented as the start
+    marker is (a table inside a list item stays in it)."""
     start, end = f"<!-- results:{table}:start -->", f"<!-- results:{table}:end -->"
     readme = README.read_text()
     if start not in readme or end not in readme:
         raise SystemExit(f"README.md has no {start} ... {end} markers")
     before, rest = readme.split(start, 1)
     _, after = rest.split(end, 1)
-    README.write_text(f"{before}{start}\n{text}{end}{after}")
+    indent = before[before.rfind("\n") + 1:]
+    indent = indent if indent.isspace() else ""
+    text = "".join(indent + line if line.strip() else line for line in text.splitlines(keepends=True))
+    README.write_text(f"{before}{start}\n{text}{indent}{end}{after}")
     print(f"README.md: {table} table updated")
 
 
@@ -618,6 +711,8 @@ def render() -> None:
     if _rows("photos_methods"):  # the photographs carry no co-occurrence context annotation
         write_readme("photos_methods", render_methods(_rows("photos_methods"), _rows("photos"), row_is_current,
                                                       cooccurrence=None))
+    for marker, comparison in COMPARISONS.items():
+        write_readme(marker, render_comparison(comparison, _rows, row_is_current))
 
 
 def main() -> None:

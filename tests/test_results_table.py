@@ -51,6 +51,25 @@ def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
         results_table.write_readme("methods", "x")
 
 
+def test_a_table_inside_a_list_item_keeps_its_indentation(tmp_path, monkeypatch):
+    readme = tmp_path / "README.md"
+    readme.write_text("- item\n\n  <!-- results:stages:start -->\n  old\n  <!-- results:stages:end -->\n")
+    monkeypatch.setattr(results_table, "README", readme)
+    results_table.write_readme("stages", "| a |\n|---|\n")
+    assert readme.read_text() == ("- item\n\n  <!-- results:stages:start -->\n  | a |\n  |---|\n"
+                                  "  <!-- results:stages:end -->\n")
+
+
+def test_the_readme_tables_are_those_the_stored_results_give(tmp_path, monkeypatch):
+    """Every generated table in the README is present and matches results/*.json: none was typed or edited."""
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO / "README.md").read_text())
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(results_table, "README", readme)
+    results_table.render()
+    assert readme.read_text() == (REPO / "README.md").read_text()
+
+
 def test_new_rows_replace_rows_with_the_same_settings_and_keep_the_others():
     row = lambda method, seed, miou: {"settings": {"train_classifier.method": method, "seed": seed},  # noqa: E731
                                       "metrics": {"cam": {"miou": miou}}}
@@ -341,3 +360,26 @@ def test_ablation_rows_are_compared_with_plain_cam_under_the_same_settings():
     assert "- with `builtin.cooccurrence_rate=1.0`: `gain` does not raise the CAM-stage mIoU" in text
     assert "cooccurrence_rate=0.5`" not in text
     assert "- `gain` does not raise the CAM-stage mIoU against `cam`: 0.500" not in text  # the default cam is 0.9
+
+
+def _comparison(per_seed: bool):
+    crf = lambda metrics: metrics["crf"]["miou"]  # noqa: E731
+    return results_table.Comparison(
+        "question", (("plain", "checks", lambda row: row["settings"].get("check") == "machine"),
+                     ("puzzle", "methods", results_table._methods_row("puzzle"))), (("CRF", crf),), per_seed)
+
+
+def test_a_comparison_sets_rows_of_two_tables_side_by_side_on_their_common_seeds():
+    tables = {"checks": [{"settings": {"check": "machine", "seed": s}, "metrics": _metrics(0, 0, crf, 0)}
+                         for s, crf in (("0", 0.70), ("1", 0.80), ("2", 0.90))],
+              "methods": [{"settings": {"train_classifier.method": method, "seed": s}, "metrics": _metrics(0, 0, crf, 0)}
+                          for method, s, crf in (("puzzle", "0", 0.75), ("puzzle", "1", 0.85), ("gain", "2", 0.1))]}
+    table = results_table.render_comparison(_comparison(per_seed=True), tables.get, lambda row: True)
+    assert table == ("| question, seeds 0 / 1 | CRF |\n|---|---|\n"
+                     "| plain | 0.700 / 0.800 |\n| puzzle | 0.750 / 0.850 |\n")
+    means = results_table.render_comparison(_comparison(per_seed=False), tables.get,
+                                            lambda row: "check" in row["settings"])
+    assert "| question, seeds 0, 1 (mean) | CRF |" in means
+    assert "| plain | 0.750 |" in means
+    assert "| puzzle [earlier pipeline code] | 0.800 |" in means
+
