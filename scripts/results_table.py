@@ -647,7 +647,8 @@ COMPARISONS = {
         (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
          ("SSNet, read out from H_i", "photos_methods",
           _methods_row(with_settings(SSNET_READOUT, " (train_segmentation.optim.epochs=5)")))),
-        STAGE_FIGURES,
+        (*STAGE_FIGURES, ("CRF foreground precision", _figure("crf", "fg_precision")),
+         ("CRF foreground recall", _figure("crf", "fg_recall"))),
         per_seed=True),
 }
 
