@@ -620,6 +620,8 @@ class Comparison(NamedTuple):
 INTEL_XEON = "Intel(R) Xeon(R) Processor @ 2.50GHz"  # the second machine of the checks' `machine` rows
 STAGE_FIGURES = (("classifier mAP", _figure("classifier", "val_map")), ("CAM", _figure("cam", "miou")),
                  ("random walk", _figure("rw", "miou")), ("dense CRF", _figure("crf", "miou")))
+SEG_FIGURES = (("DeepLab (val)", _figure("seg", "miou")), ("fully supervised", _figure("seg", "full_miou")),
+               ("weak / full", _figure("seg", "ratio")))
 # Keyed by their README markers (results:<key>:start).
 COMPARISONS = {
     # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data (its rows ran on the
@@ -637,10 +639,19 @@ COMPARISONS = {
         "photographs, Intel Xeon",
         (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
          ("Puzzle-CAM, one-sided", "photos_methods", _methods_row("puzzle (train_segmentation.optim.epochs=5)"))),
-        (*STAGE_FIGURES, ("CRF foreground precision", _figure("crf", "fg_precision")),
-         ("DeepLab (val)", _figure("seg", "miou")), ("fully supervised", _figure("seg", "full_miou")),
-         ("weak / full", _figure("seg", "ratio"))),
+        (*STAGE_FIGURES, ("CRF foreground precision", _figure("crf", "fg_precision")), *SEG_FIGURES),
         per_seed=True),
+    # What longer training does on the photographs, where the default lengths stop short (Intel Xeon, fp32).
+    "photos_lengths": Comparison(
+        "photographs, Intel Xeon",
+        (("defaults: classifier 10 epochs, both DeepLabs 5", "photos_methods",
+          _methods_row("cam (train_segmentation.optim.epochs=5)")),
+         ("both DeepLabs 15 epochs", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=15)")),
+         ("classifier 20 epochs", "photos_methods", _methods_row("cam (optim.epochs=20)")),
+         ("classifier 20 epochs, both DeepLabs 15", "photos_methods",
+          _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
+        (*STAGE_FIGURES, *SEG_FIGURES),
+        per_seed=False),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
         "photographs, Intel Xeon",
@@ -655,25 +666,30 @@ COMPARISONS = {
 
 def render_comparison(comparison: Comparison, rows_of: Callable[[str], list[dict]],
                       is_current: Callable[[dict], bool]) -> str:
-    """`comparison` as a table over the seeds every one of its rows ran; a line whose rows ran
-    other pipeline code than the checkout's is labelled so (EARLIER_CODE)."""
+    """`comparison` as a table over the seeds every one of its rows ran (a line with no runs yet
+    is left out); a line whose rows ran other pipeline code than the checkout's is labelled so
+    (EARLIER_CODE)."""
     runs = {}
     for label, table, selects in comparison.rows:
         found = [row for row in rows_of(table) if selects(row)]
         current = all(map(is_current, found))
-        runs[label + ("" if current else EARLIER_CODE)] = {row["settings"]["seed"]: row["metrics"] for row in found}
-    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in runs.values())), key=int)
+        if found:
+            runs[label + ("" if current else EARLIER_CODE)] = {row["settings"]["seed"]: row["metrics"] for row in found}
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in runs.values())), key=int) if runs else []
     if not seeds:
         return ""
-    which = " / ".join(seeds) if comparison.per_seed else f"{', '.join(seeds)} (mean)"
+    which = " / ".join(seeds) if comparison.per_seed else f"{', '.join(seeds)} (mean ± sd)"
     columns = [f"{comparison.question}, seeds {which}", *(header for header, _ in comparison.columns)]
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for label, by_seed in runs.items():
         cells = []
         for _, figure in comparison.columns:
-            values = [figure(by_seed[seed]) for seed in seeds]
-            cells.append(" / ".join(f"{v:.3f}" for v in values) if comparison.per_seed
-                         else f"{statistics.mean(values):.3f}")
+            try:
+                values = [figure(by_seed[seed]) for seed in seeds]
+            except KeyError:  # a stage these runs stopped before
+                cells.append("–")
+                continue
+            cells.append(" / ".join(f"{v:.3f}" for v in values) if comparison.per_seed else _mean_std(values))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

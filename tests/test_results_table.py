@@ -379,7 +379,9 @@ def test_a_comparison_sets_rows_of_two_tables_side_by_side_on_their_common_seeds
                      "| plain | 0.700 / 0.800 |\n| puzzle | 0.750 / 0.850 |\n")
     means = results_table.render_comparison(_comparison(per_seed=False), tables.get,
                                             lambda row: "check" in row["settings"])
-    assert "| question, seeds 0, 1 (mean) | CRF |" in means
-    assert "| plain | 0.750 |" in means
-    assert "| puzzle [earlier pipeline code] | 0.800 |" in means
+    assert "| question, seeds 0, 1 (mean ± sd) | CRF |" in means
+    assert "| plain | 0.750 ± 0.071 |" in means
+    assert "| puzzle [earlier pipeline code] | 0.800 ± 0.071 |" in means
+    del tables["methods"][0]["metrics"]["crf"]  # puzzle's seed 0 stopped before the CRF
+    assert "| puzzle | – |" in results_table.render_comparison(_comparison(per_seed=True), tables.get, lambda row: True)
 
