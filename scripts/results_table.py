@@ -508,6 +508,7 @@ def with_settings(label: str, suffix: str) -> str:
 
 def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | None) -> str:
     """One generated sentence per claim in CLAIMS, on the seeds where both methods reached the stage
+    (a claim holds where the mean moves its way and so do most of the seeds)
     (the context claims only where the dataset annotates a co-occurrence context); then the same
     claims between ablation rows that changed the same settings (`puzzle (crop_size=128)` against
     `cam (crop_size=128)`), introduced by those settings."""
@@ -526,8 +527,9 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | N
             ours = [value(ours_by_seed[s], cooccurrence) for s in seeds]
             theirs = [value(theirs_by_seed[s], cooccurrence) for s in seeds]
             mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
-            holds = (mean_ours > mean_theirs) == higher
             per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
+            # issue #10's test of a gain: the mean, and more than half of the seeds (two of three)
+            holds = (mean_ours > mean_theirs) == higher and 2 * per_seed > len(seeds)
             lines.append(
                 f"- {where}`{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} against "
                 f"`{baseline}`: {mean_ours:.3f} vs {mean_theirs:.3f} (mean of seeds {', '.join(seeds)}; "
@@ -647,9 +649,7 @@ COMPARISONS = {
         (("defaults: classifier 10 epochs, both DeepLabs 5", "photos_methods",
           _methods_row("cam (train_segmentation.optim.epochs=5)")),
          ("both DeepLabs 15 epochs", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=15)")),
-         ("classifier 20 epochs", "photos_methods", _methods_row("cam (optim.epochs=20)")),
-         ("classifier 20 epochs, both DeepLabs 15", "photos_methods",
-          _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
+         ("classifier 20 epochs", "photos_methods", _methods_row("cam (optim.epochs=20)"))),
         (*STAGE_FIGURES, *SEG_FIGURES),
         per_seed=False),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).

@@ -385,3 +385,12 @@ def test_a_comparison_sets_rows_of_two_tables_side_by_side_on_their_common_seeds
     del tables["methods"][0]["metrics"]["crf"]  # puzzle's seed 0 stopped before the CRF
     assert "| puzzle | – |" in results_table.render_comparison(_comparison(per_seed=True), tables.get, lambda row: True)
 
+
+def test_a_gain_holds_on_the_mean_and_on_most_seeds_only():
+    rows = [{"settings": {"train_classifier.method": "puzzle", "seed": s}, "metrics": _metrics(cam, 0, 0, 0)}
+            for s, cam in (("0", 0.9), ("1", 0.5), ("2", 0.5))]
+    stage_rows = [{"settings": {"seed": s}, "metrics": _metrics(0.6, 0, 0, 0)} for s in "012"]
+    text = results_table.render_methods(rows, stage_rows, current)
+    assert ("- `puzzle` does not raise the CAM-stage mIoU against `cam`: 0.633 vs 0.600 "
+            "(mean of seeds 0, 1, 2; higher on 1 of 3)") in text
+
