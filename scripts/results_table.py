@@ -664,6 +664,14 @@ COMPARISONS = {
 }
 
 
+def _reached(figure: Callable[[dict], float], metrics: dict) -> float | None:
+    """`figure` of a run, None where the run stopped before the stage that writes it."""
+    try:
+        return figure(metrics)
+    except KeyError:
+        return None
+
+
 def render_comparison(comparison: Comparison, rows_of: Callable[[str], list[dict]],
                       is_current: Callable[[dict], bool]) -> str:
     """`comparison` as a table over the seeds every one of its rows ran (a line with no runs yet
@@ -684,12 +692,11 @@ def render_comparison(comparison: Comparison, rows_of: Callable[[str], list[dict
     for label, by_seed in runs.items():
         cells = []
         for _, figure in comparison.columns:
-            try:
-                values = [figure(by_seed[seed]) for seed in seeds]
-            except KeyError:  # a stage these runs stopped before
-                cells.append("–")
-                continue
-            cells.append(" / ".join(f"{v:.3f}" for v in values) if comparison.per_seed else _mean_std(values))
+            values = [_reached(figure, by_seed[seed]) for seed in seeds]
+            if comparison.per_seed:
+                cells.append(" / ".join("–" if v is None else f"{v:.3f}" for v in values))
+            else:
+                cells.append("–" if None in values else _mean_std(values))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -383,7 +383,10 @@ def test_a_comparison_sets_rows_of_two_tables_side_by_side_on_their_common_seeds
     assert "| plain | 0.750 ± 0.071 |" in means
     assert "| puzzle [earlier pipeline code] | 0.800 ± 0.071 |" in means
     del tables["methods"][0]["metrics"]["crf"]  # puzzle's seed 0 stopped before the CRF
-    assert "| puzzle | – |" in results_table.render_comparison(_comparison(per_seed=True), tables.get, lambda row: True)
+    assert "| puzzle | – / 0.850 |" in results_table.render_comparison(_comparison(per_seed=True), tables.get,
+                                                                       lambda row: True)
+    assert "| puzzle | – |" in results_table.render_comparison(_comparison(per_seed=False), tables.get,
+                                                               lambda row: True)
 
 
 def test_a_gain_holds_on_the_mean_and_on_most_seeds_only():
