@@ -508,9 +508,9 @@ def with_settings(label: str, suffix: str) -> str:
 
 def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | None) -> str:
     """One generated sentence per claim in CLAIMS, on the seeds where both methods reached the stage
-    (a claim holds where the mean moves its way and so do most of the seeds)
-    (the context claims only where the dataset annotates a co-occurrence context); then the same
-    claims between ablation rows that changed the same settings (`puzzle (crop_size=128)` against
+    (the context claims only where the dataset annotates a co-occurrence context); a claim holds
+    where the mean moves its way and so do most of those seeds. Then the same claims between
+    ablation rows that changed the same settings (`puzzle (crop_size=128)` against
     `cam (crop_size=128)`), introduced by those settings."""
     lines = []
     for suffix in ["", *ablation_suffixes(by_method)]:
