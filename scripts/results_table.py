@@ -363,13 +363,22 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
-STAGE_COLUMNS = ("classifier mAP", "CAM", "random walk", "dense CRF", "DeepLab (val)", "fully supervised", "weak / full")
+def _figure(stage: str, key: str) -> Callable[[dict], float]:
+    """The figure `key` of `stage` in a run's metrics (`_figure("crf", "fg_precision")`)."""
+    return lambda metrics: metrics[stage][key]
+
+
+# The stages tables' columns: (header, figure of a run), from the classifier to DeepLab's yardstick.
+STAGE_FIGURES = (("classifier mAP", _figure("classifier", "val_map")), ("CAM", _figure("cam", "miou")),
+                 ("random walk", _figure("rw", "miou")), ("dense CRF", _figure("crf", "miou")))
+SEG_FIGURES = (("DeepLab (val)", _figure("seg", "miou")), ("fully supervised", _figure("seg", "full_miou")),
+               ("weak / full", _figure("seg", "ratio")))
+STAGE_COLUMNS = tuple(header for header, _ in STAGE_FIGURES + SEG_FIGURES)
 
 
 def stage_figures(metrics: dict) -> list[float]:
     """A run's figures in the order of STAGE_COLUMNS."""
-    return ([metrics["classifier"]["val_map"]] + [metrics[s]["miou"] for s in STAGES]
-            + [metrics["seg"]["full_miou"], metrics["seg"]["ratio"]])
+    return [figure(metrics) for _, figure in STAGE_FIGURES + SEG_FIGURES]
 
 
 def render_stages(rows: list[dict]) -> str:
@@ -593,11 +602,6 @@ def render_per_class(by_method: dict[str, dict[str, dict]], stage: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _figure(stage: str, key: str) -> Callable[[dict], float]:
-    """The figure `key` of `stage` in a run's metrics (`_figure("crf", "fg_precision")`)."""
-    return lambda metrics: metrics[stage][key]
-
-
 def _methods_row(label: str) -> Callable[[dict], bool]:
     """Selects the results rows of the methods row named `label` (row_label)."""
     return lambda row: METHOD_KEY in row["settings"] and row_label(row["settings"]) == label
@@ -620,10 +624,6 @@ class Comparison(NamedTuple):
 
 
 INTEL_XEON = "Intel(R) Xeon(R) Processor @ 2.50GHz"  # the second machine of the checks' `machine` rows
-STAGE_FIGURES = (("classifier mAP", _figure("classifier", "val_map")), ("CAM", _figure("cam", "miou")),
-                 ("random walk", _figure("rw", "miou")), ("dense CRF", _figure("crf", "miou")))
-SEG_FIGURES = (("DeepLab (val)", _figure("seg", "miou")), ("fully supervised", _figure("seg", "full_miou")),
-               ("weak / full", _figure("seg", "ratio")))
 # Keyed by their README markers (results:<key>:start).
 COMPARISONS = {
     # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data (its rows ran on the
