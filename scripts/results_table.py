@@ -363,6 +363,17 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+def _mean_over_reached(by_seed: dict[str, dict], figure: Callable[[dict], float]) -> str:
+    """`figure`'s mean ± sd over the seeds whose runs reached the stage that writes it, naming
+    those seeds where not all did (a row whose later seeds stopped earlier); "–" where none did."""
+    reached = {seed: value for seed in sorted(by_seed, key=int)
+               if (value := _reached(figure, by_seed[seed])) is not None}
+    if not reached:
+        return "–"
+    cell = _mean_std(list(reached.values()))
+    return cell if len(reached) == len(by_seed) else f"{cell} (seed{'s' * (len(reached) > 1)} {', '.join(reached)})"
+
+
 def _figure(stage: str, key: str) -> Callable[[dict], float]:
     """The figure `key` of `stage` in a run's metrics (`_figure("crf", "fg_precision")`)."""
     return lambda metrics: metrics[stage][key]
@@ -566,16 +577,13 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
     header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|\n"
     lines = []
     for method, by_seed in by_method.items():
-        runs = [by_seed[s] for s in sorted(by_seed, key=int)]
-        stage_cells = [_mean_std([r[s]["miou"] for r in runs]) if all(s in r for r in runs) else "–"
-                       for s in STAGES]
-        cells = [_mean_std([r["classifier"]["val_map"] for r in runs]), stage_cells[0],
-                 _mean_std([r["cam"]["oracle_miou"] for r in runs]), *stage_cells[1:]]
-        cells += [_mean_std([r["seg"][key] for r in runs]) if all("seg" in r for r in runs) else "–"
-                  for key in ("full_miou", "ratio")]  # the yardstick a row's DeepLab was set against
+        figures = [_figure("classifier", "val_map"), _figure("cam", "miou"), _figure("cam", "oracle_miou"),
+                   *(_figure(stage, "miou") for stage in STAGES[1:]),
+                   *(_figure("seg", key) for key in ("full_miou", "ratio"))]  # DeepLab's yardstick, as it ran
         if cooccurrence:
-            cells.append(_mean_std([_cooccurrence_fp(r, cooccurrence) for r in runs]))
-        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
+            figures.append(lambda metrics: _cooccurrence_fp(metrics, cooccurrence))
+        cells = [_mean_over_reached(by_seed, figure) for figure in figures]
+        lines.append(f"| {method} | {len(by_seed)} | " + " | ".join(cells) + " |")
     findings = render_findings(by_method, cooccurrence)
     per_class = "".join(render_per_class(by_method, stage) for stage in ("cam", "crf"))
     return header + "\n".join(lines) + "\n" + (f"\n{findings}" if findings else "") + per_class
