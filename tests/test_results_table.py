@@ -112,22 +112,21 @@ def test_method_table_shows_the_iou_of_each_class():
     assert "| puzzle | 0.90 | 0.50 |" in text
 
 
-def test_a_stage_reached_by_some_seeds_of_a_row_is_averaged_over_them_and_names_them():
+def _puzzle_rows_where_seed_1_stopped_before(stage: str) -> list[dict]:
     partial = _metrics(0.5, 0.6, 0.7, 0.6)
-    del partial["seg"]
-    rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.4, 0.7, 0.8, 0.6)},
+    del partial[stage]
+    return [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.4, 0.7, 0.8, 0.6)},
             {"settings": {"train_classifier.method": "puzzle", "seed": "1"}, "metrics": partial}]
-    text = results_table.render_methods(rows, [], current)
+
+
+def test_a_stage_reached_by_some_seeds_of_a_row_is_averaged_over_them_and_names_them():
+    text = results_table.render_methods(_puzzle_rows_where_seed_1_stopped_before("seg"), [], current)
     assert "| puzzle | 2 | 0.990 ± 0.000 | 0.450 ± 0.071 |" in text  # the CAM stage: both seeds
     assert "| 0.750 ± 0.071 | 0.600 (seed 0) | 0.800 (seed 0) | 0.750 (seed 0) |" in text  # DeepLab: seed 0 alone
 
 
 def test_a_class_row_reached_by_some_seeds_only_names_them():
-    partial = _metrics(0.5, 0.6, 0.7, 0.6)
-    del partial["crf"]
-    rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.4, 0.7, 0.8, 0.6)},
-            {"settings": {"train_classifier.method": "puzzle", "seed": "1"}, "metrics": partial}]
-    text = results_table.render_methods(rows, [], current)
+    text = results_table.render_methods(_puzzle_rows_where_seed_1_stopped_before("crf"), [], current)
     assert "| puzzle | 0.90 | 0.45 |" in text  # the CAM stage: both seeds
     assert "| puzzle, seed 0 only | 0.90 | 0.80 |" in text  # the CRF stage: seed 0 alone
 
