@@ -660,6 +660,16 @@ COMPARISONS = {
          ("classifier 20 epochs", "photos_methods", _methods_row("cam (optim.epochs=20)"))),
         (*STAGE_FIGURES, *SEG_FIGURES),
         per_seed=False),
+    # Both lengths raised at once, against the defaults written out, on a third machine: an Intel
+    # Xeon that computes bf16 natively, so `runtime.amp` trains in bf16 there.
+    "photos_lengths_bf16": Comparison(
+        "photographs, Intel Xeon with bf16",
+        (("defaults: classifier 10 epochs, both DeepLabs 5", "photos_methods",
+          _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
+         ("classifier 20 epochs, both DeepLabs 15", "photos_methods",
+          _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
+        (*STAGE_FIGURES, *SEG_FIGURES),
+        per_seed=False),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
         "photographs, Intel Xeon",
