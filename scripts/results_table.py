@@ -571,18 +571,15 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
     for row in rows:
         label = row_label(row["settings"]) + ("" if is_current(row) else EARLIER_CODE)
         by_method.setdefault(label, {})[row["settings"]["seed"]] = row["metrics"]
-    columns = ["method", "seeds", "classifier mAP", "CAM", "CAM, oracle threshold", "random walk", "dense CRF",
-               "DeepLab (val)", "fully supervised", "weak / full"] + (
-        [f"'{cooccurrence}' context labelled '{cooccurrence}' (CAM)"] if cooccurrence else [])
+    # The stages table's columns, with the CAM's oracle threshold beside the CAM and the context after DeepLab.
+    figures = [*STAGE_FIGURES[:2], ("CAM, oracle threshold", _figure("cam", "oracle_miou")), *STAGE_FIGURES[2:],
+               *SEG_FIGURES] + ([(f"'{cooccurrence}' context labelled '{cooccurrence}' (CAM)",
+                                  lambda metrics: _cooccurrence_fp(metrics, cooccurrence))] if cooccurrence else [])
+    columns = ["method", "seeds", *(header for header, _ in figures)]
     header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|\n"
     lines = []
     for method, by_seed in by_method.items():
-        figures = [_figure("classifier", "val_map"), _figure("cam", "miou"), _figure("cam", "oracle_miou"),
-                   *(_figure(stage, "miou") for stage in STAGES[1:]),
-                   *(_figure("seg", key) for key in ("full_miou", "ratio"))]  # DeepLab's yardstick, as it ran
-        if cooccurrence:
-            figures.append(lambda metrics: _cooccurrence_fp(metrics, cooccurrence))
-        cells = [_mean_over_reached(by_seed, figure) for figure in figures]
+        cells = [_mean_over_reached(by_seed, figure) for _, figure in figures]
         lines.append(f"| {method} | {len(by_seed)} | " + " | ".join(cells) + " |")
     findings = render_findings(by_method, cooccurrence)
     per_class = "".join(render_per_class(by_method, stage) for stage in ("cam", "crf"))
