@@ -54,7 +54,6 @@ from typing import NamedTuple
 
 import yaml
 
-STAGES = ("cam", "rw", "crf", "seg")
 # The stage that writes each metrics key, in pipeline order.
 WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
 METHOD_KEY = "train_classifier.method"
