@@ -31,7 +31,8 @@ Every run is a `dvc exp run -S ...` in this repository; the figures each run wro
 metrics/*.json are collected into results/<table>.json (with the commit and the machine:
 CPU, cores, and whether the CPU computes bf16, which `runtime.amp` trains in where it can),
 and the README section between the table's markers is rewritten from them. Rows of earlier
-runs with other settings are kept (so seeds can be added later); delete the JSON file to
+runs with other settings are kept (so seeds can be added later), and so are checks rows of
+another machine (a check rerun on a second machine adds its rows); delete the JSON file to
 start a table afresh. Nothing is typed by hand.
 """
 from __future__ import annotations
@@ -156,9 +157,19 @@ def run_without_dvc(settings: dict[str, str]) -> tuple[dict, float]:
     return metrics, seconds
 
 
-def merge_rows(kept: list[dict], new: list[dict]) -> list[dict]:
-    """`kept` with each row whose settings a `new` row repeats replaced by it; other new rows appended."""
-    key = lambda row: tuple(sorted(row["settings"].items()))  # noqa: E731
+def settings_key(row: dict) -> tuple:
+    """What a row of the methods and stages tables is stored under: its settings."""
+    return tuple(sorted(row["settings"].items()))
+
+
+def check_key(row: dict) -> tuple:
+    """What a checks row is stored under: its settings and the machine it ran on, as the checks
+    table names it (check_label), so that a check run on another machine is kept beside the first."""
+    return settings_key(row), row.get("machine")
+
+
+def merge_rows(kept: list[dict], new: list[dict], key: Callable[[dict], tuple] = settings_key) -> list[dict]:
+    """`kept` with each row whose `key` a `new` row repeats replaced by it; other new rows appended."""
     fresh = {key(row): row for row in new}
     merged = [fresh.pop(key(row), row) for row in kept]
     return merged + list(fresh.values())
@@ -350,10 +361,11 @@ def head_commit() -> str | None:
 
 
 def save_row(table: str, row: dict) -> None:
-    """Add `row` to results/<table>.json, replacing a row with the same settings."""
+    """Add `row` to results/<table>.json, replacing a row with the same settings (checks: and machine)."""
     path = RESULTS / f"{table}.json"
     RESULTS.mkdir(exist_ok=True)
-    path.write_text(json.dumps(merge_rows(_rows(table), [row]), indent=1) + "\n")
+    key = check_key if table == "checks" else settings_key
+    path.write_text(json.dumps(merge_rows(_rows(table), [row], key), indent=1) + "\n")
 
 
 def _mean_std(values: list[float]) -> str:

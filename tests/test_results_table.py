@@ -78,6 +78,15 @@ def test_new_rows_replace_rows_with_the_same_settings_and_keep_the_others():
     assert merged == [row("cam", "0", 0.1), row("gain", "0", 0.3), row("gain", "1", 0.4)]
 
 
+def test_a_check_run_on_another_machine_is_kept_beside_the_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(results_table, "RESULTS", tmp_path)
+    row = lambda cpu, crf: {"settings": {"check": "machine", "seed": "0"}, "metrics": {"crf": {"miou": crf}},  # noqa: E731
+                            "machine": cpu}
+    for saved in (row("Xeon, 2 cores", 0.91), row("EPYC, 2 cores", 0.92), row("Xeon, 2 cores", 0.93)):
+        results_table.save_row("checks", saved)
+    assert results_table._rows("checks") == [row("Xeon, 2 cores", 0.93), row("EPYC, 2 cores", 0.92)]
+
+
 def test_method_findings_are_generated_from_the_figures():
     rows = [{"settings": {"train_classifier.method": method, "seed": seed},
              "metrics": _metrics(cam, 0, 0, 0, boat_fp=fp)}
