@@ -577,7 +577,7 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
     `cooccurrence`: the class whose annotated context is scored, None for a dataset without."""
     by_method: dict[str, dict[str, dict]] = {}
     for row in stage_rows:
-        if set(row["settings"]) <= {"seed", "data.root"}:
+        if _default_run(row):
             by_method.setdefault("cam", {})[row["settings"]["seed"]] = row["metrics"]
     for row in rows:
         label = row_label(row["settings"]) + ("" if is_current(row) else EARLIER_CODE)
@@ -621,6 +621,11 @@ def render_per_class(by_method: dict[str, dict[str, dict]], stage: str) -> str:
 def _methods_row(label: str) -> Callable[[dict], bool]:
     """Selects the results rows of the methods row named `label` (row_label)."""
     return lambda row: METHOD_KEY in row["settings"] and row_label(row["settings"]) == label
+
+
+def _default_run(row: dict) -> bool:
+    """Whether a stages table's row ran the defaults: no setting but the seed and the dataset."""
+    return set(row["settings"]) <= {"seed", "data.root"}
 
 
 def _check_rows(check: str, cpu: str) -> Callable[[dict], bool]:
@@ -678,6 +683,18 @@ COMPARISONS = {
           _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
         (*STAGE_FIGURES, *SEG_FIGURES),
         per_seed=False),
+    # Whether the photographs' machine gap is the CPU or the precision it trains in: the Intel Xeon
+    # with bf16 run both ways (`runtime.amp=false` is fp32), beside the fp32 Xeon and the AMD EPYC (bf16).
+    "photos_precision": Comparison(
+        "photographs, default params",
+        (("Intel Xeon @ 2.50GHz, fp32 (no native bf16)", "photos_methods",
+          _methods_row("cam (train_segmentation.optim.epochs=5)")),
+         ("Intel Xeon with bf16, `runtime.amp=false`: fp32", "photos_methods", _methods_row("cam (runtime.amp=false)")),
+         ("Intel Xeon with bf16, bf16 (its default)", "photos_methods",
+          _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
+         ("AMD EPYC, bf16 (its default; the `cam` rows)", "photos", _default_run)),
+        (*STAGE_FIGURES[:2], ("CAM foreground precision", _figure("cam", "fg_precision")), *STAGE_FIGURES[2:]),
+        per_seed=True),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
         "photographs, Intel Xeon",
