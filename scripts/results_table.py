@@ -693,7 +693,8 @@ COMPARISONS = {
          ("Intel Xeon with bf16, bf16 (its default)", "photos_methods",
           _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
          ("AMD EPYC, bf16 (its default; the `cam` rows)", "photos", _default_run)),
-        (*STAGE_FIGURES[:2], ("CAM foreground precision", _figure("cam", "fg_precision")), *STAGE_FIGURES[2:]),
+        (*STAGE_FIGURES[:2], ("CAM foreground precision", _figure("cam", "fg_precision")),
+         ("CAM foreground recall", _figure("cam", "fg_recall")), *STAGE_FIGURES[2:]),
         per_seed=True),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
