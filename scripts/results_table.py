@@ -645,6 +645,7 @@ class Comparison(NamedTuple):
 
 
 INTEL_XEON = "Intel(R) Xeon(R) Processor @ 2.50GHz"  # the second machine of the checks' `machine` rows
+BF16_XEON = "Intel(R) Xeon(R) Processor, 2 cores, native bf16"  # the third: an Intel Xeon that computes bf16
 # Keyed by their README markers (results:<key>:start).
 COMPARISONS = {
     # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data (its rows ran on the
@@ -657,6 +658,17 @@ COMPARISONS = {
               for stage, name in (("cam", "CAM"), ("rw", "walk"), ("crf", "CRF"))
               for figure in ("precision", "recall")),
         per_seed=False),
+    # The same question in bf16, the precision of the stages table, on the third machine (its
+    # `machine` rows are its plain CAM; `runtime.amp=true`, the default, written out keeps its
+    # Puzzle-CAM rows apart from the fp32 Xeon's `puzzle` rows).
+    "puzzle_bf16_seeds": Comparison(
+        "built-in data, Intel Xeon with bf16",
+        (("plain CAM (`machine` rows)", "checks", _check_rows("machine", BF16_XEON)),
+         ("Puzzle-CAM, one-sided (`puzzle (runtime.amp=true)` rows)", "methods",
+          _methods_row("puzzle (runtime.amp=true)"))),
+        (*STAGE_FIGURES, *(("CRF foreground " + figure, _figure("crf", "fg_" + figure))
+                           for figure in ("precision", "recall"))),
+        per_seed=True),
     # Puzzle-CAM and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_puzzle_seeds": Comparison(
         "photographs, Intel Xeon",
