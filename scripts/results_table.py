@@ -398,6 +398,12 @@ SEG_FIGURES = (("DeepLab (val)", _figure("seg", "miou")), ("fully supervised", _
 STAGE_COLUMNS = tuple(header for header, _ in STAGE_FIGURES + SEG_FIGURES)
 
 
+def foreground_figures(stage: str, name: str, figures: tuple[str, ...] = ("precision", "recall")) -> tuple:
+    """Columns of `stage`'s foreground precision and recall (`fg_precision`, `fg_recall`), headed
+    "<name> foreground precision": which way a stage errs, over the background or short of the objects."""
+    return tuple((f"{name} foreground {figure}", _figure(stage, f"fg_{figure}")) for figure in figures)
+
+
 def stage_figures(metrics: dict) -> list[float]:
     """A run's figures in the order of STAGE_COLUMNS."""
     return [figure(metrics) for _, figure in STAGE_FIGURES + SEG_FIGURES]
@@ -666,15 +672,14 @@ COMPARISONS = {
         (("plain CAM (`machine` rows)", "checks", _check_rows("machine", BF16_XEON)),
          ("Puzzle-CAM, one-sided (`puzzle (runtime.amp=true)` rows)", "methods",
           _methods_row("puzzle (runtime.amp=true)"))),
-        (*STAGE_FIGURES, *(("CRF foreground " + figure, _figure("crf", "fg_" + figure))
-                           for figure in ("precision", "recall"))),
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
         per_seed=True),
     # Puzzle-CAM and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_puzzle_seeds": Comparison(
         "photographs, Intel Xeon",
         (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
          ("Puzzle-CAM, one-sided", "photos_methods", _methods_row("puzzle (train_segmentation.optim.epochs=5)"))),
-        (*STAGE_FIGURES, ("CRF foreground precision", _figure("crf", "fg_precision")), *SEG_FIGURES),
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF", ("precision",)), *SEG_FIGURES),
         per_seed=True),
     # What longer training does on the photographs, where the default lengths stop short (Intel Xeon, fp32).
     "photos_lengths": Comparison(
@@ -705,8 +710,7 @@ COMPARISONS = {
          ("Intel Xeon with bf16, bf16 (its default)", "photos_methods",
           _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
          ("AMD EPYC, bf16 (its default; the `cam` rows)", "photos", _default_run)),
-        (*STAGE_FIGURES[:2], ("CAM foreground precision", _figure("cam", "fg_precision")),
-         ("CAM foreground recall", _figure("cam", "fg_recall")), *STAGE_FIGURES[2:]),
+        (*STAGE_FIGURES[:2], *foreground_figures("cam", "CAM"), *STAGE_FIGURES[2:]),
         per_seed=True),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
@@ -714,8 +718,7 @@ COMPARISONS = {
         (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
          ("SSNet, read out from H_i", "photos_methods",
           _methods_row(with_settings(SSNET_READOUT, " (train_segmentation.optim.epochs=5)")))),
-        (*STAGE_FIGURES, ("CRF foreground precision", _figure("crf", "fg_precision")),
-         ("CRF foreground recall", _figure("crf", "fg_recall"))),
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
         per_seed=True),
 }
 
