@@ -1,4 +1,4 @@
-"""Produce the README's result tables from real pipeline runs.
+"""Produce the result tables of the README and docs/results.md from real pipeline runs.
 
     python scripts/results_table.py stages --seeds 0 1 2
         the per-stage mIoU (CAM -> random walk -> CRF -> DeepLab) over seeds
@@ -24,13 +24,14 @@
         run the stage commands dvc.lock records, in order, in this tree instead, with the
         check's settings written into its params.yaml
     python scripts/results_table.py render
-        rewrite the README tables from results/*.json without running anything, with the
+        rewrite the tables from results/*.json without running anything, with the
         side-by-side tables of COMPARISONS (rows of several tables on their common seeds)
 
 Every run is a `dvc exp run -S ...` in this repository; the figures each run wrote to
 metrics/*.json are collected into results/<table>.json (with the commit and the machine:
 CPU, cores, and whether the CPU computes bf16, which `runtime.amp` trains in where it can),
-and the README section between the table's markers is rewritten from them. Rows of earlier
+and the text between the table's markers (in whichever of DOCUMENTS holds them) is rewritten
+from them. Rows of earlier
 runs with other settings are kept (so seeds can be added later), and so are checks rows of
 another machine (a check rerun on a second machine adds its rows); delete the JSON file to
 start a table afresh. Nothing is typed by hand.
@@ -59,7 +60,7 @@ import yaml
 WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
 METHOD_KEY = "train_classifier.method"
 DEFAULT_METHODS = ("puzzle", "gain", "gain_ext", "ssnet")  # the methods table's rows when --methods is not given
-README = Path("README.md")
+DOCUMENTS = (Path("README.md"), Path("docs/results.md"))  # the tables users compare with; the findings behind them
 EARLIER_CODE = " [earlier pipeline code]"  # the label of a methods row whose commit ran other pipeline code
 PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a row's figures can depend on
 METHODS_PACKAGE = "pipeline/methods"  # one module per training method, each registered in its __init__.py
@@ -203,7 +204,7 @@ def collect_checks(names: list[str], seeds: list[str], without_dvc: bool = False
 def machine() -> str:
     """The CPU model, core count and arithmetic of this machine, as a row records where it ran:
     `runtime.amp` trains in bf16 on a CPU that computes it natively and in fp32 elsewhere, and
-    on some data that alone moves the figures (README: the photographs' two machines)."""
+    on some data that alone moves the figures (docs/results.md: the photographs' training precision)."""
     from pipeline.training.runtime import cpu_has_native_bf16  # imports torch: only when a row is saved
 
     cpuinfo = Path("/proc/cpuinfo")
@@ -640,7 +641,7 @@ def _check_rows(check: str, cpu: str) -> Callable[[dict], bool]:
 
 
 class Comparison(NamedTuple):
-    """A README table that sets rows of results/*.json side by side, on the seeds all of them
+    """A table that sets rows of results/*.json side by side, on the seeds all of them
     ran, for a question the prose argues: one line per (label, table, rows selector), one
     column per (header, figure of a run); cells seed by seed ("a / b / c") or their mean."""
 
@@ -652,7 +653,7 @@ class Comparison(NamedTuple):
 
 INTEL_XEON = "Intel(R) Xeon(R) Processor @ 2.50GHz"  # the second machine of the checks' `machine` rows
 BF16_XEON = "Intel(R) Xeon(R) Processor, 2 cores, native bf16"  # the third: an Intel Xeon that computes bf16
-# Keyed by their README markers (results:<key>:start).
+# Keyed by their markers (results:<key>:start) in one of DOCUMENTS.
 COMPARISONS = {
     # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data (its rows ran on the
     # Intel Xeon; plain CAM's runs on that machine are the checks' `machine` rows).
@@ -760,20 +761,22 @@ def render_comparison(comparison: Comparison, rows_of: Callable[[str], list[dict
     return "\n".join(lines) + "\n"
 
 
-def write_readme(table: str, text: str) -> None:
-    """Replace the README's text between the table's markers with `text`, indented as the start
-    marker is (a table inside a list item stays in it)."""
+def write_table(table: str, text: str) -> None:
+    """Replace the text between the table's markers with `text`, in the one document of DOCUMENTS
+    that holds them, indented as the start marker is (a table inside a list item stays in it)."""
     start, end = f"<!-- results:{table}:start -->", f"<!-- results:{table}:end -->"
-    readme = README.read_text()
-    if start not in readme or end not in readme:
-        raise SystemExit(f"README.md has no {start} ... {end} markers")
-    before, rest = readme.split(start, 1)
+    holders = [path for path in DOCUMENTS if path.is_file() and start in (doc := path.read_text()) and end in doc]
+    if len(holders) != 1:
+        names = " and ".join(str(path) for path in holders or DOCUMENTS)
+        raise SystemExit(f"{start} ... {end} must be in exactly one document; found in {len(holders)} of {names}")
+    path = holders[0]
+    before, rest = path.read_text().split(start, 1)
     _, after = rest.split(end, 1)
     indent = before[before.rfind("\n") + 1:]
     indent = indent if indent.isspace() else ""
     text = "".join(indent + line if line.strip() else line for line in text.splitlines(keepends=True))
-    README.write_text(f"{before}{start}\n{text}{indent}{end}{after}")
-    print(f"README.md: {table} table updated")
+    path.write_text(f"{before}{start}\n{text}{indent}{end}{after}")
+    print(f"{path}: {table} table updated")
 
 
 def _rows(table: str) -> list[dict]:
@@ -786,16 +789,16 @@ def render() -> None:
     stage_rows, method_rows = _rows("stages"), _rows("methods")
     for table in ("stages", "photos"):
         if _rows(table):
-            write_readme(table, render_stages(_rows(table)))
+            write_table(table, render_stages(_rows(table)))
     if _rows("checks") and len(stage_rows) > 1:
-        write_readme("checks", render_checks(_rows("checks"), stage_rows, row_is_current))
+        write_table("checks", render_checks(_rows("checks"), stage_rows, row_is_current))
     if stage_rows or method_rows:
-        write_readme("methods", render_methods(method_rows, stage_rows, row_is_current))
+        write_table("methods", render_methods(method_rows, stage_rows, row_is_current))
     if _rows("photos_methods"):  # the photographs carry no co-occurrence context annotation
-        write_readme("photos_methods", render_methods(_rows("photos_methods"), _rows("photos"), row_is_current,
+        write_table("photos_methods", render_methods(_rows("photos_methods"), _rows("photos"), row_is_current,
                                                       cooccurrence=None))
     for marker, comparison in COMPARISONS.items():
-        write_readme(marker, render_comparison(comparison, _rows, row_is_current))
+        write_table(marker, render_comparison(comparison, _rows, row_is_current))
 
 
 def main() -> None:

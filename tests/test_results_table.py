@@ -1,4 +1,4 @@
-"""The README tables come from scripts/results_table.py, never by hand."""
+"""The tables of the README and docs/results.md come from scripts/results_table.py, never by hand."""
 import importlib.util
 import subprocess
 
@@ -41,33 +41,51 @@ def test_method_table_leaves_stages_that_did_not_run_empty():
     assert "| gain | 1 | 0.990 | 0.500 | 0.550 | – | – | – | – | – | 0.200 |" in results_table.render_methods(rows, [], current)
 
 
-def test_readme_section_is_replaced_between_markers(tmp_path, monkeypatch):
-    readme = tmp_path / "README.md"
+def test_a_table_is_replaced_between_its_markers_in_the_document_that_holds_them(tmp_path, monkeypatch):
+    readme, findings = tmp_path / "README.md", tmp_path / "results.md"
     readme.write_text("intro\n<!-- results:stages:start -->\nold\n<!-- results:stages:end -->\noutro\n")
-    monkeypatch.setattr(results_table, "README", readme)
-    results_table.write_readme("stages", "| new |\n")
+    findings.write_text("why\n<!-- results:methods:start -->\nold\n<!-- results:methods:end -->\n")
+    monkeypatch.setattr(results_table, "DOCUMENTS", (readme, findings))
+    results_table.write_table("stages", "| new |\n")
+    results_table.write_table("methods", "| why |\n")
     assert readme.read_text() == "intro\n<!-- results:stages:start -->\n| new |\n<!-- results:stages:end -->\noutro\n"
+    assert findings.read_text() == "why\n<!-- results:methods:start -->\n| why |\n<!-- results:methods:end -->\n"
     with pytest.raises(SystemExit):
-        results_table.write_readme("methods", "x")
+        results_table.write_table("checks", "x")  # in no document
+
+
+def test_a_table_whose_markers_are_in_two_documents_is_refused(tmp_path, monkeypatch):
+    copies = [tmp_path / "a.md", tmp_path / "b.md"]
+    for copy in copies:
+        copy.write_text("<!-- results:stages:start -->\nold\n<!-- results:stages:end -->\n")
+    monkeypatch.setattr(results_table, "DOCUMENTS", tuple(copies))
+    with pytest.raises(SystemExit, match="exactly one document"):
+        results_table.write_table("stages", "| new |\n")
+    untouched = "<!-- results:stages:start -->\nold\n<!-- results:stages:end -->\n"
+    assert all(copy.read_text() == untouched for copy in copies)
 
 
 def test_a_table_inside_a_list_item_keeps_its_indentation(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
     readme.write_text("- item\n\n  <!-- results:stages:start -->\n  old\n  <!-- results:stages:end -->\n")
-    monkeypatch.setattr(results_table, "README", readme)
-    results_table.write_readme("stages", "| a |\n|---|\n")
+    monkeypatch.setattr(results_table, "DOCUMENTS", (readme,))
+    results_table.write_table("stages", "| a |\n|---|\n")
     assert readme.read_text() == ("- item\n\n  <!-- results:stages:start -->\n  | a |\n  |---|\n"
                                   "  <!-- results:stages:end -->\n")
 
 
-def test_the_readme_tables_are_those_the_stored_results_give(tmp_path, monkeypatch):
-    """Every generated table in the README is present and matches results/*.json: none was typed or edited."""
-    readme = tmp_path / "README.md"
-    readme.write_text((REPO / "README.md").read_text())
+def test_the_documents_tables_are_those_the_stored_results_give(tmp_path, monkeypatch):
+    """Every generated table in the README and docs/results.md is present and matches results/*.json:
+    none was typed or edited."""
+    originals = [REPO / document for document in results_table.DOCUMENTS]
+    copies = [tmp_path / f"{i}_{original.name}" for i, original in enumerate(originals)]
+    for original, copy in zip(originals, copies):
+        copy.write_text(original.read_text())
     monkeypatch.chdir(REPO)
-    monkeypatch.setattr(results_table, "README", readme)
+    monkeypatch.setattr(results_table, "DOCUMENTS", tuple(copies))
     results_table.render()
-    assert readme.read_text() == (REPO / "README.md").read_text()
+    for original, copy in zip(originals, copies):
+        assert copy.read_text() == original.read_text(), original
 
 
 def test_new_rows_replace_rows_with_the_same_settings_and_keep_the_others():
