@@ -701,6 +701,14 @@ COMPARISONS = {
           _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
         (*STAGE_FIGURES, *SEG_FIGURES),
         per_seed=False),
+    # Puzzle-CAM and plain CAM on the photographs at both longer lengths, on the Intel Xeon with bf16.
+    "photos_puzzle_long": Comparison(
+        "photographs, Intel Xeon with bf16, classifier 20 epochs, both DeepLabs 15",
+        (("plain CAM", "photos_methods", _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)")),
+         ("Puzzle-CAM, one-sided", "photos_methods",
+          _methods_row("puzzle (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF"), *SEG_FIGURES),
+        per_seed=True),
     # Whether the photographs' machine gap is the CPU or the precision it trains in: the Intel Xeon
     # with bf16 run both ways (`runtime.amp=false` is fp32), beside the fp32 Xeon and the AMD EPYC (bf16).
     "photos_precision": Comparison(
