@@ -31,10 +31,9 @@ Every run is a `dvc exp run -S ...` in this repository; the figures each run wro
 metrics/*.json are collected into results/<table>.json (with the commit and the machine:
 CPU, cores, and whether the CPU computes bf16, which `runtime.amp` trains in where it can),
 and the text between the table's markers (in whichever of DOCUMENTS holds them) is rewritten
-from them. Rows of earlier
-runs with other settings are kept (so seeds can be added later), and so are checks rows of
-another machine (a check rerun on a second machine adds its rows); delete the JSON file to
-start a table afresh. Nothing is typed by hand.
+from them. Rows of earlier runs with other settings are kept (so seeds can be added later),
+and so are checks rows of another machine (a check rerun on a second machine adds its rows);
+delete the JSON file to start a table afresh. Nothing is typed by hand.
 """
 from __future__ import annotations
 
@@ -773,12 +772,13 @@ def write_table(table: str, text: str) -> None:
     """Replace the text between the table's markers with `text`, in the one document of DOCUMENTS
     that holds them, indented as the start marker is (a table inside a list item stays in it)."""
     start, end = f"<!-- results:{table}:start -->", f"<!-- results:{table}:end -->"
-    holders = [path for path in DOCUMENTS if path.is_file() and start in (doc := path.read_text()) and end in doc]
+    texts = {path: path.read_text() for path in DOCUMENTS if path.is_file()}
+    holders = [path for path, doc in texts.items() if start in doc and end in doc]
     if len(holders) != 1:
         names = " and ".join(str(path) for path in holders or DOCUMENTS)
         raise SystemExit(f"{start} ... {end} must be in exactly one document; found in {len(holders)} of {names}")
     path = holders[0]
-    before, rest = path.read_text().split(start, 1)
+    before, rest = texts[path].split(start, 1)
     _, after = rest.split(end, 1)
     indent = before[before.rfind("\n") + 1:]
     indent = indent if indent.isspace() else ""
