@@ -15,12 +15,20 @@ SaliencyMaps/ (for `method: ssnet`) holds each mask's objects, blurred: like the
 set's, a stand-in for a perfect salient-object model, so SSNet's figures on it are an upper
 bound. They are drawn without the random generator, so the images and masks of a seed stay
 the ones a dataset made without them had.
+
+--context CLASS:BACKGROUND (e.g. cat:grass) adds co-occurrence, as the built-in set's boats on
+water with `builtin.cooccurrence_rate=1.0, water_rate_others=0.0`: every image holding CLASS
+is drawn on BACKGROUND and no other image is, so the background alone predicts the class.
+ContextMasks/ then annotates that background (CLASS's index where no object covers it), and
+the pipeline scores the share of it labelled CLASS (`context_fp`), GAIN_ext's target. Without
+the option the dataset is byte for byte the one it was before the option existed.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import skimage.data
@@ -29,6 +37,7 @@ from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline.data.synthetic import CONTEXT_DIR  # noqa: E402
 from pipeline.io.files import atomic_path  # noqa: E402
 from pipeline.io.label_png import save_label_png  # noqa: E402
 
@@ -70,13 +79,48 @@ def _blob(rng: np.random.Generator, size: int, cy: float, cx: float, radius: flo
     return ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= wobble**2
 
 
-def make_sample(rng: np.random.Generator, objects: dict, backgrounds: list, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """One composite image and its mask (label indices, 0 background)."""
-    texture = _crop(rng, _rgb(backgrounds[rng.integers(len(backgrounds))]), size, (0.3, 1.0))
-    image = texture * rng.uniform(0.5, 1.1, size=3) + rng.uniform(-20, 40, size=3)  # a tinted grey photograph
+class Context(NamedTuple):
+    """Co-occurrence: every image holding class `class_index` (0-based, as in classes.txt) is drawn
+    on background `background` (an index of BACKGROUNDS), and no other image is."""
+
+    class_index: int
+    background: int
+
+    def background_for(self, rng: np.random.Generator, classes: np.ndarray, drawn: int, count: int) -> int:
+        """The background of an image holding `classes` whose background was drawn as `drawn`
+        (of `count`): the context's where the class is present, any other where it is not."""
+        if self.class_index in classes:
+            return self.background
+        if drawn != self.background:
+            return drawn
+        other = int(rng.integers(count - 1))
+        return other + (other >= self.background)
+
+    def annotate(self, mask: np.ndarray, background: int) -> np.ndarray:
+        """The context mask: the class's label index on the context background's visible pixels, 0 elsewhere."""
+        visible = (mask == 0) & (background == self.background)
+        return np.where(visible, self.class_index + 1, 0).astype(np.uint8)
+
+
+def _background(rng: np.random.Generator, texture: np.ndarray, size: int) -> np.ndarray:
+    """A random crop of a grey texture photograph, tinted."""
+    crop = _crop(rng, _rgb(texture), size, (0.3, 1.0))
+    return crop * rng.uniform(0.5, 1.1, size=3) + rng.uniform(-20, 40, size=3)
+
+
+def make_sample(rng: np.random.Generator, objects: dict, backgrounds: list, size: int,
+                context: Context | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One composite image, its mask (label indices, 0 background) and, with `context`, its context mask."""
+    background = int(rng.integers(len(backgrounds)))
+    image = _background(rng, backgrounds[background], size)
     mask = np.zeros((size, size), np.uint8)
     names = list(objects)
-    for class_index in rng.choice(len(names), size=rng.integers(1, 4), replace=False):
+    classes = rng.choice(len(names), size=rng.integers(1, 4), replace=False)
+    if context is not None:
+        wanted = context.background_for(rng, classes, background, len(backgrounds))
+        if wanted != background:
+            background, image = wanted, _background(rng, backgrounds[wanted], size)
+    for class_index in classes:
         for _attempt in range(30):
             radius = size * rng.uniform(0.35, 0.7) / 2
             cy, cx = rng.uniform(radius * 0.8, size - radius * 0.8, size=2)
@@ -92,7 +136,8 @@ def make_sample(rng: np.random.Generator, objects: dict, backgrounds: list, size
         soft = gaussian_filter(body.astype(np.float64), 0.7)[..., None]  # anti-aliased edge, as a photo has
         image = soft * patch + (1 - soft) * image
         mask[body] = class_index + 1
-    return np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8), mask
+    image = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+    return image, mask, None if context is None else context.annotate(mask, background)
 
 
 def saliency_map(mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -100,22 +145,37 @@ def saliency_map(mask: np.ndarray, sigma: float) -> np.ndarray:
     return np.round(gaussian_filter((mask > 0).astype(np.float64), sigma) * 255).astype(np.uint8)
 
 
-def make_dataset(root: Path, counts: dict[str, int], size: int, seed: int, saliency_sigma: float) -> None:
+def make_dataset(root: Path, counts: dict[str, int], size: int, seed: int, saliency_sigma: float,
+                 context: Context | None = None) -> None:
     objects = {name: _uint8(load()) for name, load in OBJECTS.items()}
     backgrounds = [np.asarray(getattr(skimage.data, name)(), dtype=np.uint8) for name in BACKGROUNDS]
     rng = np.random.default_rng(seed)
     with atomic_path(root) as tmp:
-        for folder in ("JPEGImages", "SegmentationClass", "SaliencyMaps", "ImageSets/Segmentation"):
+        folders = ("JPEGImages", "SegmentationClass", "SaliencyMaps", "ImageSets/Segmentation")
+        for folder in folders + ((CONTEXT_DIR,) if context else ()):
             (tmp / folder).mkdir(parents=True)
         (tmp / "classes.txt").write_text("\n".join(OBJECTS) + "\n")
         for split, count in counts.items():
             ids = [f"{split}_{i:05d}" for i in range(count)]
             for image_id in tqdm(ids, desc=f"photos {split}", unit="img"):
-                image, mask = make_sample(rng, objects, backgrounds, size)
+                image, mask, context_mask = make_sample(rng, objects, backgrounds, size, context)
                 Image.fromarray(image).save(tmp / "JPEGImages" / f"{image_id}.jpg", quality=92)
                 save_label_png(tmp / "SegmentationClass" / f"{image_id}.png", mask)
                 Image.fromarray(saliency_map(mask, saliency_sigma)).save(tmp / "SaliencyMaps" / f"{image_id}.png")
+                if context_mask is not None:
+                    save_label_png(tmp / CONTEXT_DIR / f"{image_id}.png", context_mask)
             (tmp / "ImageSets/Segmentation" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+
+
+def parse_context(parser: argparse.ArgumentParser, value: str | None) -> Context | None:
+    """--context's CLASS:BACKGROUND as a Context; a usage error naming the choices for anything else."""
+    if value is None:
+        return None
+    name, _, background = value.partition(":")
+    if name not in OBJECTS or background not in BACKGROUNDS:
+        parser.error(f"--context {value}: expected CLASS:BACKGROUND with CLASS one of {', '.join(OBJECTS)} "
+                     f"and BACKGROUND one of {', '.join(BACKGROUNDS)} (e.g. --context cat:grass)")
+    return Context(list(OBJECTS).index(name), BACKGROUNDS.index(background))
 
 
 def main() -> None:
@@ -126,8 +186,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--saliency-sigma", type=float, default=2.0, help="blur of the saliency maps, px (as built-in)")
+    parser.add_argument("--context", metavar="CLASS:BACKGROUND",
+                        help=f"draw every image of CLASS on BACKGROUND, no other image on it, and annotate it "
+                             f"(classes: {', '.join(OBJECTS)}; backgrounds: {', '.join(BACKGROUNDS)})")
     args = parser.parse_args()
-    make_dataset(args.root, {"train": args.train, "val": args.val}, args.size, args.seed, args.saliency_sigma)
+    make_dataset(args.root, {"train": args.train, "val": args.val}, args.size, args.seed, args.saliency_sigma,
+                 parse_context(parser, args.context))
     print(f"wrote {args.root}: point data.root at it (dvc exp run -S data.root={args.root})")
 
 

@@ -64,6 +64,9 @@ EARLIER_CODE = " [earlier pipeline code]"  # the label of a methods row whose co
 PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a row's figures can depend on
 METHODS_PACKAGE = "pipeline/methods"  # one module per training method, each registered in its __init__.py
 RESULTS = Path("results")
+# The photographs' methods tables (results/photos_methods.json), one per dataset root, by their markers:
+# the photographs, and the same photographs with a co-occurrence context (make_photo_dataset.py --context).
+PHOTO_METHOD_TABLES = {"data/photos": "photos_methods", "data/photos_context": "photos_context"}
 
 
 def stages_through(through: str) -> list[str]:
@@ -793,6 +796,13 @@ def _rows(table: str) -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
+def annotated_context(rows: list[dict]) -> str | None:
+    """The class whose co-occurrence context the rows' dataset annotates (the CAM stage's
+    `context_fp`), None for a dataset without one."""
+    classes = [name for row in rows for name in row["metrics"].get("cam", {}).get("context_fp", {})]
+    return classes[0] if classes else None
+
+
 def render() -> None:
     stage_rows, method_rows = _rows("stages"), _rows("methods")
     for table in ("stages", "photos"):
@@ -802,9 +812,11 @@ def render() -> None:
         write_table("checks", render_checks(_rows("checks"), stage_rows, row_is_current))
     if stage_rows or method_rows:
         write_table("methods", render_methods(method_rows, stage_rows, row_is_current))
-    if _rows("photos_methods"):  # the photographs carry no co-occurrence context annotation
-        write_table("photos_methods", render_methods(_rows("photos_methods"), _rows("photos"), row_is_current,
-                                                      cooccurrence=None))
+    for root, marker in PHOTO_METHOD_TABLES.items():
+        rows = [row for row in _rows("photos_methods") if row["settings"].get("data.root") == root]
+        if rows:
+            stage_rows = [row for row in _rows("photos") if row["settings"].get("data.root") == root]
+            write_table(marker, render_methods(rows, stage_rows, row_is_current, cooccurrence=annotated_context(rows)))
     for marker, comparison in COMPARISONS.items():
         write_table(marker, render_comparison(comparison, _rows, row_is_current))
 

@@ -131,7 +131,7 @@ def test_masks_keep_their_classes_through_the_crop(tiny_manifest):
         assert sample["mask"].shape == (80, 80) and sample["mask"].dtype == torch.long
 
 
-def test_photo_dataset_script_writes_a_dataset_the_pipeline_reads(tmp_path):
+def _photo_script():
     import importlib.util
     from pathlib import Path
 
@@ -139,6 +139,11 @@ def test_photo_dataset_script_writes_a_dataset_the_pipeline_reads(tmp_path):
     spec = importlib.util.spec_from_file_location("make_photo_dataset", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_photo_dataset_script_writes_a_dataset_the_pipeline_reads(tmp_path):
+    script = _photo_script()
     script.make_dataset(tmp_path / "photos", {"train": 6, "val": 2}, size=48, seed=0, saliency_sigma=2.0)
     manifest = index_dataset(DataParams(root=str(tmp_path / "photos")))
     assert manifest.num_classes == 10 and len(manifest.ids("train")) == 6 and len(manifest.ids("val")) == 2
@@ -146,3 +151,35 @@ def test_photo_dataset_script_writes_a_dataset_the_pipeline_reads(tmp_path):
     image_id = manifest.ids("train")[0]
     saliency, objects = read_saliency(manifest.saliency_path(image_id)), read_label_png(manifest.mask_path(image_id)) > 0
     assert saliency[objects].mean() > 0.6 and saliency[~objects].mean() < 0.2  # SSNet's input: the objects
+    assert manifest.context_dir is None  # no context annotation unless asked for
+
+
+def test_photo_dataset_with_context_draws_the_class_on_its_background_and_annotates_it(tmp_path):
+    from pipeline.eval.context import read_context
+
+    script = _photo_script()
+    cat, grass = list(script.OBJECTS).index("cat"), script.BACKGROUNDS.index("grass")
+    script.make_dataset(tmp_path / "photos", {"train": 24, "val": 4}, size=48, seed=0, saliency_sigma=2.0,
+                        context=script.Context(cat, grass))
+    manifest = index_dataset(DataParams(root=str(tmp_path / "photos")))
+    with_cat = 0
+    for image_id in manifest.ids("train"):
+        mask, context = read_label_png(manifest.mask_path(image_id)), read_context(manifest, image_id, (48, 48))
+        assert set(np.unique(context)) <= {0, cat + 1}
+        if (mask == cat + 1).any():  # on grass: every uncovered pixel is the cat's context
+            with_cat += 1
+            assert np.array_equal(context > 0, mask == 0)
+        else:  # never on grass
+            assert not context.any()
+    assert 0 < with_cat < 24
+
+
+def test_photo_dataset_context_option_names_the_choices_on_a_typo():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts/make_photo_dataset.py"
+    result = subprocess.run([sys.executable, str(script), "unused", "--context", "cat:lawn"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "--context cat:lawn" in result.stderr and "grass" in result.stderr

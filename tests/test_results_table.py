@@ -1,5 +1,6 @@
 """The tables of the README and docs/results.md come from scripts/results_table.py, never by hand."""
 import importlib.util
+import json
 import subprocess
 
 import pytest
@@ -377,6 +378,32 @@ def test_a_methods_table_on_a_dataset_without_context_compares_with_its_own_defa
     assert "| cam | 1 |" in text and "| puzzle | 1 |" in text  # data.root names the table, not a row
     assert "context" not in text  # no column or claim about a context the dataset does not annotate
     assert "- `puzzle` raises the CRF mIoU against `cam`: 0.900 vs 0.800" in text
+
+
+def test_each_photographs_dataset_gets_its_own_methods_table_with_the_context_it_annotates(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    plain, context = {"data.root": "data/photos"}, {"data.root": "data/photos_context"}
+    no_context = _metrics(0.5, 0.6, 0.7, 0.5)
+    del no_context["cam"]["context_fp"]
+    rows = [{"settings": {**plain, "train_classifier.method": "gain_ext", "seed": "0"}, "metrics": no_context},
+            {"settings": {**context, "train_classifier.method": "cam", "seed": "0"},
+             "metrics": _metrics(0.4, 0, 0, 0, boat_fp=0.3)},
+            {"settings": {**context, "train_classifier.method": "gain_ext", "seed": "0"},
+             "metrics": _metrics(0.45, 0, 0, 0, boat_fp=0.1)}]
+    (tmp_path / "results/photos_methods.json").write_text(json.dumps(rows))
+    doc = tmp_path / "doc.md"
+    doc.write_text("".join(f"<!-- results:{m}:start -->\n<!-- results:{m}:end -->\n"
+                           for m in results_table.PHOTO_METHOD_TABLES.values()))
+    monkeypatch.setattr(results_table, "DOCUMENTS", (doc,))
+    monkeypatch.setattr(results_table, "COMPARISONS", {})
+    monkeypatch.setattr(results_table, "row_is_current", lambda row: True)
+    results_table.render()
+    photos, with_context = doc.read_text().split("<!-- results:photos_context:start -->")
+    assert "| gain_ext | 1 | 0.990 | 0.500 |" in photos and "context" not in photos.split("photos_methods:start")[1]
+    assert "| cam | 1 | 0.990 | 0.400 |" in with_context and "| gain_ext | 1 | 0.990 | 0.450 |" in with_context
+    assert ("- `gain_ext` lowers the share of the 'boat' context labelled 'boat' by the CAM against `cam`: "
+            "0.100 vs 0.300") in with_context
 
 
 def test_ablation_rows_are_compared_with_plain_cam_under_the_same_settings():
