@@ -152,7 +152,7 @@ def make_dataset(root: Path, counts: dict[str, int], size: int, seed: int, salie
     rng = np.random.default_rng(seed)
     with atomic_path(root) as tmp:
         folders = ("JPEGImages", "SegmentationClass", "SaliencyMaps", "ImageSets/Segmentation")
-        for folder in folders + ((CONTEXT_DIR,) if context else ()):
+        for folder in folders + ((CONTEXT_DIR,) if context is not None else ()):
             (tmp / folder).mkdir(parents=True)
         (tmp / "classes.txt").write_text("\n".join(OBJECTS) + "\n")
         for split, count in counts.items():

@@ -812,11 +812,12 @@ def render() -> None:
         write_table("checks", render_checks(_rows("checks"), stage_rows, row_is_current))
     if stage_rows or method_rows:
         write_table("methods", render_methods(method_rows, stage_rows, row_is_current))
+    photo_method_rows, photo_stage_rows = _rows("photos_methods"), _rows("photos")
     for root, marker in PHOTO_METHOD_TABLES.items():
-        rows = [row for row in _rows("photos_methods") if row["settings"].get("data.root") == root]
+        rows = [row for row in photo_method_rows if row["settings"].get("data.root") == root]
         if rows:
-            stage_rows = [row for row in _rows("photos") if row["settings"].get("data.root") == root]
-            write_table(marker, render_methods(rows, stage_rows, row_is_current, cooccurrence=annotated_context(rows)))
+            root_stage_rows = [row for row in photo_stage_rows if row["settings"].get("data.root") == root]
+            write_table(marker, render_methods(rows, root_stage_rows, row_is_current, cooccurrence=annotated_context(rows)))
     for marker, comparison in COMPARISONS.items():
         write_table(marker, render_comparison(comparison, _rows, row_is_current))
 
