@@ -398,6 +398,7 @@ STAGE_FIGURES = (("classifier mAP", _figure("classifier", "val_map")), ("CAM", _
                  ("random walk", _figure("rw", "miou")), ("dense CRF", _figure("crf", "miou")))
 SEG_FIGURES = (("DeepLab (val)", _figure("seg", "miou")), ("fully supervised", _figure("seg", "full_miou")),
                ("weak / full", _figure("seg", "ratio")))
+ORACLE_FIGURE = ("CAM, oracle threshold", _figure("cam", "oracle_miou"))  # reported, never used to label
 STAGE_COLUMNS = tuple(header for header, _ in STAGE_FIGURES + SEG_FIGURES)
 
 
@@ -592,7 +593,7 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
         label = row_label(row["settings"]) + ("" if is_current(row) else EARLIER_CODE)
         by_method.setdefault(label, {})[row["settings"]["seed"]] = row["metrics"]
     # The stages table's columns, with the CAM's oracle threshold beside the CAM and the context after DeepLab.
-    figures = [*STAGE_FIGURES[:2], ("CAM, oracle threshold", _figure("cam", "oracle_miou")), *STAGE_FIGURES[2:],
+    figures = [*STAGE_FIGURES[:2], ORACLE_FIGURE, *STAGE_FIGURES[2:],
                *SEG_FIGURES] + ([(f"'{cooccurrence}' context labelled '{cooccurrence}' (CAM)",
                                   lambda metrics: _cooccurrence_fp(metrics, cooccurrence))] if cooccurrence else [])
     columns = ["method", "seeds", *(header for header, _ in figures)]
@@ -722,6 +723,17 @@ COMPARISONS = {
           _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
          ("AMD EPYC, bf16 (its default; the `cam` rows)", "photos", _default_run)),
         (*STAGE_FIGURES[:2], *foreground_figures("cam", "CAM"), *STAGE_FIGURES[2:]),
+        per_seed=True),
+    # The classifier's learning rate on both datasets, on the Intel Xeon with bf16 (the built-in
+    # data's default runs on that machine are the checks' `machine` rows).
+    "classifier_lr": Comparison(
+        "Intel Xeon with bf16, classifier 10 epochs",
+        (("built-in, lr 1e-3 (default; `machine` rows)", "checks", _check_rows("machine", BF16_XEON)),
+         ("built-in, lr 5e-4", "methods", _methods_row("cam (optim.lr=0.0005)")),
+         ("photographs, lr 1e-3 (default)", "photos_methods",
+          _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
+         ("photographs, lr 5e-4", "photos_methods", _methods_row("cam (optim.lr=0.0005)"))),
+        (*STAGE_FIGURES[:2], ORACLE_FIGURE, *foreground_figures("cam", "CAM"), *STAGE_FIGURES[2:], *SEG_FIGURES),
         per_seed=True),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
