@@ -664,9 +664,8 @@ COMPARISONS = {
         "foreground, Intel Xeon",
         (("plain CAM (`machine` rows)", "checks", _check_rows("machine", INTEL_XEON)),
          ("Puzzle-CAM, one-sided (`puzzle` rows)", "methods", _methods_row("puzzle"))),
-        tuple((f"{name} {figure}", _figure(stage, f"fg_{figure}"))
-              for stage, name in (("cam", "CAM"), ("rw", "walk"), ("crf", "CRF"))
-              for figure in ("precision", "recall")),
+        tuple(column for stage, name in (("cam", "CAM"), ("rw", "walk"), ("crf", "CRF"))
+              for column in foreground_figures(stage, name)),
         per_seed=False),
     # The same question in bf16, the precision of the stages table, on the third machine (its
     # `machine` rows are its plain CAM; `runtime.amp=true`, the default, written out keeps its
