@@ -41,6 +41,7 @@ import argparse
 import ast
 import functools
 import json
+import math
 import os
 import platform
 import shlex
@@ -522,6 +523,8 @@ CLAIMS = (
     ("gain_ext", "cam", "crf", "CRF mIoU", _crf_miou, True, "raises", "does not raise"),
     ("gain_ext", "cam", "crf", "share of the '{c}' context labelled '{c}' by the CRF labels", _crf_cooccurrence_fp,
      False, "lowers", "does not lower"),
+    ("gain_ext", "gain", "crf", "share of the '{c}' context labelled '{c}' by the CRF labels", _crf_cooccurrence_fp,
+     False, "lowers", "does not lower"),
     ("ssnet", "cam", "crf", "CRF mIoU", _crf_miou, True, "raises", "does not raise"),
     # SSNet read out from its class probabilities (SSNET_READOUT_SETTINGS), not as a raw CAM.
     (SSNET_READOUT, "cam", "cam", "CAM-stage mIoU", _cam_miou, True, "raises", "does not raise"),
@@ -561,12 +564,14 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | N
                 continue
             ours_by_seed = by_method.get(with_settings(method, suffix), {})
             theirs_by_seed = by_method.get(with_settings(baseline, suffix), {})
-            seeds = sorted((s for s in set(ours_by_seed) & set(theirs_by_seed)
-                            if key in ours_by_seed[s] and key in theirs_by_seed[s]), key=int)
+            # seeds where both reached the stage and scored the figure (earlier runs scored no context there: nan)
+            pairs = {s: (value(ours_by_seed[s], cooccurrence), value(theirs_by_seed[s], cooccurrence))
+                     for s in sorted(set(ours_by_seed) & set(theirs_by_seed), key=int)
+                     if key in ours_by_seed[s] and key in theirs_by_seed[s]}
+            seeds = [s for s, (a, b) in pairs.items() if not (math.isnan(a) or math.isnan(b))]
             if not seeds:
                 continue
-            ours = [value(ours_by_seed[s], cooccurrence) for s in seeds]
-            theirs = [value(theirs_by_seed[s], cooccurrence) for s in seeds]
+            ours, theirs = [pairs[s][0] for s in seeds], [pairs[s][1] for s in seeds]
             mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
             per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
             # issue #10's test of a gain: the mean, and more than half of the seeds (two of three)
@@ -592,10 +597,12 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
     for row in rows:
         label = row_label(row["settings"]) + ("" if is_current(row) else EARLIER_CODE)
         by_method.setdefault(label, {})[row["settings"]["seed"]] = row["metrics"]
-    # The stages table's columns, with the CAM's oracle threshold beside the CAM and the context after DeepLab.
-    figures = [*STAGE_FIGURES[:2], ORACLE_FIGURE, *STAGE_FIGURES[2:],
-               *SEG_FIGURES] + ([(f"'{cooccurrence}' context labelled '{cooccurrence}' (CAM)",
-                                  lambda metrics: _cooccurrence_fp(metrics, cooccurrence))] if cooccurrence else [])
+    # The stages table's columns, with the CAM's oracle threshold beside the CAM, and after DeepLab
+    # the context labelled as its class by the CAM and by the CRF labels (what the walk and CRF keep).
+    context = [(f"'{cooccurrence}' context labelled '{cooccurrence}' ({name})",
+                lambda metrics, stage=stage: metrics[stage]["context_fp"][cooccurrence])  # "–" where not scored
+               for stage, name in (("cam", "CAM"), ("crf", "CRF"))] if cooccurrence else []
+    figures = [*STAGE_FIGURES[:2], ORACLE_FIGURE, *STAGE_FIGURES[2:], *SEG_FIGURES, *context]
     columns = ["method", "seeds", *(header for header, _ in figures)]
     header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|\n"
     lines = []

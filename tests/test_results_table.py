@@ -363,7 +363,12 @@ def test_gain_ext_is_followed_into_the_crf_labels_where_its_rows_ran_through_the
         metrics["crf"]["context_fp"] = {"boat": crf_fp}
         return {"settings": {"train_classifier.method": method, "seed": "0"}, "metrics": metrics}
 
-    text = results_table.render_methods([row("cam", 0.3, 0.80, 0.20), row("gain_ext", 0.1, 0.85, 0.05)], [], current)
+    unscored = {"settings": {"train_classifier.method": "gain", "seed": "0"}, "metrics": _metrics(0.5, 0.6, 0.7, 0.6)}
+    text = results_table.render_methods([row("cam", 0.3, 0.80, 0.20), row("gain_ext", 0.1, 0.85, 0.05), unscored],
+                                        [], current)
+    # the context's share labelled by the CAM and by the CRF labels, "–" where a run's CRF was not scored for it
+    assert "| 0.100 | 0.050 |" in text and "| 0.200 | – |" in text
+    assert "by the CRF labels against `gain`" not in text  # no claim where one side scored no context
     assert "- `gain_ext` raises the CRF mIoU against `cam`: 0.850 vs 0.800 (mean of seeds 0; higher on 1 of 1)" in text
     assert ("- `gain_ext` lowers the share of the 'boat' context labelled 'boat' by the CRF labels against `cam`: "
             "0.050 vs 0.200 (mean of seeds 0; lower on 1 of 1)") in text
