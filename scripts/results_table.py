@@ -741,6 +741,14 @@ COMPARISONS = {
          ("photographs, lr 5e-4", "photos_methods", _methods_row("cam (optim.lr=0.0005)"))),
         (*STAGE_FIGURES[:2], ORACLE_FIGURE, *foreground_figures("cam", "CAM"), *STAGE_FIGURES[2:], *SEG_FIGURES),
         per_seed=True),
+    # SSNet's readout and plain CAM on the photographs at both longer lengths, on the Intel Xeon with bf16.
+    "photos_ssnet_long": Comparison(
+        "photographs, Intel Xeon with bf16, classifier 20 epochs",
+        (("plain CAM", "photos_methods", _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)")),
+         ("SSNet, read out from H_i", "photos_methods",
+          _methods_row(with_settings(SSNET_READOUT, " (optim.epochs=20, train_segmentation.optim.epochs=15)")))),
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
+        per_seed=True),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
         "photographs, Intel Xeon",
