@@ -41,7 +41,6 @@ import argparse
 import ast
 import functools
 import json
-import math
 import os
 import platform
 import shlex
@@ -482,8 +481,9 @@ def _crf_miou(metrics: dict, cooccurrence: str) -> float:
 
 
 def _cooccurrence_fp(metrics: dict, cooccurrence: str, stage: str = "cam") -> float:
-    """The share of the annotated context (water) labelled as the co-occurring class (boat) at `stage`."""
-    return metrics[stage].get("context_fp", {}).get(cooccurrence, float("nan"))
+    """The share of the annotated context (water) labelled as the co-occurring class (boat) at
+    `stage`; KeyError where the run did not score it there (runs of earlier code, at the CRF)."""
+    return metrics[stage]["context_fp"][cooccurrence]
 
 
 def _crf_cooccurrence_fp(metrics: dict, cooccurrence: str) -> float:
@@ -564,11 +564,12 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | N
                 continue
             ours_by_seed = by_method.get(with_settings(method, suffix), {})
             theirs_by_seed = by_method.get(with_settings(baseline, suffix), {})
-            # seeds where both reached the stage and scored the figure (earlier runs scored no context there: nan)
-            pairs = {s: (value(ours_by_seed[s], cooccurrence), value(theirs_by_seed[s], cooccurrence))
+            # the seeds where both reached the stage and scored the figure there
+            pairs = {s: (_reached(lambda m: value(m, cooccurrence), ours_by_seed[s]),
+                         _reached(lambda m: value(m, cooccurrence), theirs_by_seed[s]))
                      for s in sorted(set(ours_by_seed) & set(theirs_by_seed), key=int)
                      if key in ours_by_seed[s] and key in theirs_by_seed[s]}
-            seeds = [s for s, (a, b) in pairs.items() if not (math.isnan(a) or math.isnan(b))]
+            seeds = [s for s, (a, b) in pairs.items() if a is not None and b is not None]
             if not seeds:
                 continue
             ours, theirs = [pairs[s][0] for s in seeds], [pairs[s][1] for s in seeds]
@@ -600,7 +601,7 @@ def render_methods(rows: list[dict], stage_rows: list[dict], is_current: Callabl
     # The stages table's columns, with the CAM's oracle threshold beside the CAM, and after DeepLab
     # the context labelled as its class by the CAM and by the CRF labels (what the walk and CRF keep).
     context = [(f"'{cooccurrence}' context labelled '{cooccurrence}' ({name})",
-                lambda metrics, stage=stage: metrics[stage]["context_fp"][cooccurrence])  # "–" where not scored
+                lambda metrics, stage=stage: _cooccurrence_fp(metrics, cooccurrence, stage))
                for stage, name in (("cam", "CAM"), ("crf", "CRF"))] if cooccurrence else []
     figures = [*STAGE_FIGURES[:2], ORACLE_FIGURE, *STAGE_FIGURES[2:], *SEG_FIGURES, *context]
     columns = ["method", "seeds", *(header for header, _ in figures)]
