@@ -744,11 +744,11 @@ COMPARISONS = {
         per_seed=True),
     # SSNet's readout and plain CAM on the photographs at both longer lengths, on the Intel Xeon with bf16.
     "photos_ssnet_long": Comparison(
-        "photographs, Intel Xeon with bf16, classifier 20 epochs",
+        "photographs, Intel Xeon with bf16, classifier 20 epochs, both DeepLabs 15",
         (("plain CAM", "photos_methods", _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)")),
          ("SSNet, read out from H_i", "photos_methods",
           _methods_row(with_settings(SSNET_READOUT, " (optim.epochs=20, train_segmentation.optim.epochs=15)")))),
-        (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF"), *SEG_FIGURES),
         per_seed=True),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_ssnet_seeds": Comparison(
