@@ -662,6 +662,17 @@ class Comparison(NamedTuple):
     per_seed: bool
 
 
+def _photos_against_cam(question: str, name: str, method: str, suffix: str,
+                        columns: tuple[tuple[str, Callable[[dict], float]], ...]) -> Comparison:
+    """Plain CAM and the methods row `method` on the photographs, both run with the settings
+    `suffix` (" (k=v, ...)", as in with_settings), seed by seed."""
+    return Comparison(question, (("plain CAM", "photos_methods", _methods_row(with_settings("cam", suffix))),
+                                 (name, "photos_methods", _methods_row(with_settings(method, suffix)))),
+                      columns, per_seed=True)
+
+
+DEEPLAB_5 = " (train_segmentation.optim.epochs=5)"  # the default DeepLab length, written out (fp32 Xeon rows)
+LONGER_LENGTHS = " (optim.epochs=20, train_segmentation.optim.epochs=15)"  # classifier 20 epochs, DeepLabs 15
 INTEL_XEON = "Intel(R) Xeon(R) Processor @ 2.50GHz"  # the second machine of the checks' `machine` rows
 BF16_XEON = "Intel(R) Xeon(R) Processor, 2 cores, native bf16"  # the third: an Intel Xeon that computes bf16
 # Keyed by their markers (results:<key>:start) in one of DOCUMENTS.
@@ -686,17 +697,14 @@ COMPARISONS = {
         (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
         per_seed=True),
     # Puzzle-CAM and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
-    "photos_puzzle_seeds": Comparison(
-        "photographs, Intel Xeon",
-        (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
-         ("Puzzle-CAM, one-sided", "photos_methods", _methods_row("puzzle (train_segmentation.optim.epochs=5)"))),
-        (*STAGE_FIGURES, *foreground_figures("crf", "CRF", ("precision",)), *SEG_FIGURES),
-        per_seed=True),
+    "photos_puzzle_seeds": _photos_against_cam(
+        "photographs, Intel Xeon", "Puzzle-CAM, one-sided", "puzzle", DEEPLAB_5,
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF", ("precision",)), *SEG_FIGURES)),
     # What longer training does on the photographs, where the default lengths stop short (Intel Xeon, fp32).
     "photos_lengths": Comparison(
         "photographs, Intel Xeon",
         (("defaults: classifier 10 epochs, both DeepLabs 5", "photos_methods",
-          _methods_row("cam (train_segmentation.optim.epochs=5)")),
+          _methods_row(with_settings("cam", DEEPLAB_5))),
          ("both DeepLabs 15 epochs", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=15)")),
          ("classifier 20 epochs", "photos_methods", _methods_row("cam (optim.epochs=20)"))),
         (*STAGE_FIGURES, *SEG_FIGURES),
@@ -708,23 +716,19 @@ COMPARISONS = {
         (("defaults: classifier 10 epochs, both DeepLabs 5", "photos_methods",
           _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
          ("classifier 20 epochs, both DeepLabs 15", "photos_methods",
-          _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
+          _methods_row(with_settings("cam", LONGER_LENGTHS)))),
         (*STAGE_FIGURES, *SEG_FIGURES),
         per_seed=False),
     # Puzzle-CAM and plain CAM on the photographs at both longer lengths, on the Intel Xeon with bf16.
-    "photos_puzzle_long": Comparison(
-        "photographs, Intel Xeon with bf16, classifier 20 epochs, both DeepLabs 15",
-        (("plain CAM", "photos_methods", _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)")),
-         ("Puzzle-CAM, one-sided", "photos_methods",
-          _methods_row("puzzle (optim.epochs=20, train_segmentation.optim.epochs=15)"))),
-        (*STAGE_FIGURES, *foreground_figures("crf", "CRF"), *SEG_FIGURES),
-        per_seed=True),
+    "photos_puzzle_long": _photos_against_cam(
+        "photographs, Intel Xeon with bf16, classifier 20 epochs, both DeepLabs 15", "Puzzle-CAM, one-sided",
+        "puzzle", LONGER_LENGTHS, (*STAGE_FIGURES, *foreground_figures("crf", "CRF"), *SEG_FIGURES)),
     # Whether the photographs' machine gap is the CPU or the precision it trains in: the Intel Xeon
     # with bf16 run both ways (`runtime.amp=false` is fp32), beside the fp32 Xeon and the AMD EPYC (bf16).
     "photos_precision": Comparison(
         "photographs, default params",
         (("Intel Xeon @ 2.50GHz, fp32 (no native bf16)", "photos_methods",
-          _methods_row("cam (train_segmentation.optim.epochs=5)")),
+          _methods_row(with_settings("cam", DEEPLAB_5))),
          ("Intel Xeon with bf16, `runtime.amp=false`: fp32", "photos_methods", _methods_row("cam (runtime.amp=false)")),
          ("Intel Xeon with bf16, bf16 (its default)", "photos_methods",
           _methods_row("cam (optim.epochs=10, train_segmentation.optim.epochs=5)")),
@@ -743,21 +747,13 @@ COMPARISONS = {
         (*STAGE_FIGURES[:2], ORACLE_FIGURE, *foreground_figures("cam", "CAM"), *STAGE_FIGURES[2:], *SEG_FIGURES),
         per_seed=True),
     # SSNet's readout and plain CAM on the photographs at both longer lengths, on the Intel Xeon with bf16.
-    "photos_ssnet_long": Comparison(
-        "photographs, Intel Xeon with bf16, classifier 20 epochs, both DeepLabs 15",
-        (("plain CAM", "photos_methods", _methods_row("cam (optim.epochs=20, train_segmentation.optim.epochs=15)")),
-         ("SSNet, read out from H_i", "photos_methods",
-          _methods_row(with_settings(SSNET_READOUT, " (optim.epochs=20, train_segmentation.optim.epochs=15)")))),
-        (*STAGE_FIGURES, *foreground_figures("crf", "CRF"), *SEG_FIGURES),
-        per_seed=True),
+    "photos_ssnet_long": _photos_against_cam(
+        "photographs, Intel Xeon with bf16, classifier 20 epochs, both DeepLabs 15", "SSNet, read out from H_i",
+        SSNET_READOUT, LONGER_LENGTHS, (*STAGE_FIGURES, *foreground_figures("crf", "CRF"), *SEG_FIGURES)),
     # SSNet's readout and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
-    "photos_ssnet_seeds": Comparison(
-        "photographs, Intel Xeon",
-        (("plain CAM", "photos_methods", _methods_row("cam (train_segmentation.optim.epochs=5)")),
-         ("SSNet, read out from H_i", "photos_methods",
-          _methods_row(with_settings(SSNET_READOUT, " (train_segmentation.optim.epochs=5)")))),
-        (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
-        per_seed=True),
+    "photos_ssnet_seeds": _photos_against_cam(
+        "photographs, Intel Xeon", "SSNet, read out from H_i", SSNET_READOUT, DEEPLAB_5,
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF"))),
 }
 
 
