@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.eval.convergence import read_history
+
 RESULTS = Path("results/benchmark.json")
 README = Path("README.md")
 MARKERS = ("<!-- benchmark:start -->", "<!-- benchmark:end -->")
@@ -57,16 +59,27 @@ def stage_names() -> list[str]:
     return names
 
 
+# The history each training stage writes: its rows are the epochs of the run it kept.
+TRAINING_HISTORIES = {"train_classifier": "metrics/classifier_history.csv",
+                      "train_affinity": "metrics/affinity_history.csv",
+                      "train_segmentation@pseudo": "metrics/deeplab_history.csv",
+                      "train_segmentation@reference": "metrics/deeplab_full_history.csv"}
+
+
+def epochs_trained(configured: int, history: str) -> int:
+    """Every epoch a training stage ran: a run that kept `kept` > `configured` epochs (the
+    `convergence` rule doubled it) also ran configured, 2x configured, ..., kept / 2 before."""
+    kept = len(read_history(Path(history)))
+    return 2 * kept - configured if kept > configured else kept
+
+
 def stage_workload(stage: str, params: dict, counts: dict[str, int]) -> tuple[int, str]:
     """(images processed, threads or workers) of a stage at these params."""
     train, val = counts.get("train", 0), counts.get("val", 0)
     threads = params["runtime"].get("threads") or len(os.sched_getaffinity(0))
-    epochs = {"train_classifier": params["train_classifier"]["optim"]["epochs"],
-              "train_affinity": params["train_affinity"]["optim"]["epochs"],
-              "train_segmentation": params["train_segmentation"]["optim"]["epochs"]}
     base = stage.split("@")[0]
-    if base in epochs:
-        return epochs[base] * train, f"{threads} threads"
+    if stage in TRAINING_HISTORIES:
+        return epochs_trained(params[base]["optim"]["epochs"], TRAINING_HISTORIES[stage]) * train, f"{threads} threads"
     if base in ("affinity_labels", "crf"):
         return train, f"{params[base]['workers']} workers"
     generated = params["builtin"]["num_train"] + params["builtin"]["num_val"]  # the manifest may be another dataset's

@@ -56,7 +56,8 @@ from typing import NamedTuple
 import yaml
 
 # The stage that writes each metrics key, in pipeline order.
-WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate"}
+WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "random_walk", "crf": "crf", "seg": "evaluate",
+              "training": "report"}  # training: each training run's epochs (the `convergence` rule may double them)
 METHOD_KEY = "train_classifier.method"
 DEFAULT_METHODS = ("puzzle", "gain", "gain_ext", "ssnet")  # the methods table's rows when --methods is not given
 DOCUMENTS = (Path("README.md"), Path("docs/results.md"))  # the tables users compare with; the findings behind them

@@ -11,7 +11,7 @@ from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import read_image
 from pipeline.eval.cam_scores import EvalCamsParams
-from pipeline.eval.convergence import TrainingRun, describe_progress, training_progress
+from pipeline.eval.convergence import ConvergenceParams, TrainingRun, describe_progress, training_progress
 from pipeline.eval.label_scores import read_truth
 from pipeline.eval.report import ReportParams, colourise, render_html, sample_grid
 from pipeline.eval.segmentation import EvaluateParams, predict
@@ -59,7 +59,8 @@ def main(manifest_path, metric_paths, cams, rw_dir, crf_dir, model_path, history
     metrics = {}
     for path in metric_paths:
         metrics.update(read_json(logged_read(path), "rerun `dvc repro` to write it again"))
-    training = training_progress([training_run(path) for path in history_paths], params.still_learning)
+    convergence = read_section("convergence", ConvergenceParams)  # the rule the training stages grew their runs by
+    training = training_progress([training_run(path) for path in history_paths], convergence)
     for name, run in training.items():
         if run["still_learning"]:
             log.warning("%s", describe_progress(name, run))

@@ -3,6 +3,7 @@ import click
 
 from pipeline.core.runtime import RuntimeParams
 from pipeline.distributed.world import World
+from pipeline.eval.convergence import ConvergenceParams
 from pipeline.models.classifier import load_classifier
 from pipeline.training.affinity import TrainAffinityParams, train_affinity
 from pipeline.training.runtime import setup_runtime
@@ -20,7 +21,8 @@ def main(manifest_path, classifier_path, label_dir, model_path, history_path) ->
     runtime, world = read_section("runtime", RuntimeParams), World.from_env()
     classifier = load_classifier(logged_read(classifier_path), manifest.fingerprint)
     model, history = train_affinity(classifier, manifest, data.train_split, logged_read(label_dir), params,
-                                    read_seed(), runtime, setup_runtime(runtime, world), world)
+                                    read_seed(), runtime, setup_runtime(runtime, world),
+                                    read_section("convergence", ConvergenceParams), world)
     if not world.is_main:
         return
     write_training_outputs(model_path, model, history_path, history, manifest.fingerprint)

@@ -1,6 +1,7 @@
 """Stage train_classifier: train the CAM classifier with the configured method."""
 from pipeline.core.runtime import RuntimeParams
 from pipeline.distributed.world import World
+from pipeline.eval.convergence import ConvergenceParams
 from pipeline.io.files import write_json
 from pipeline.training.classifier import TrainClassifierParams, train_classifier
 from pipeline.training.runtime import setup_runtime
@@ -14,8 +15,9 @@ from stages.training_outputs import write_training_outputs
 def main(manifest_path: str, model_path: str, metrics_path: str, history_path: str) -> None:
     params, data, manifest = stage_inputs("train_classifier", TrainClassifierParams, manifest_path)
     runtime, world = read_section("runtime", RuntimeParams), World.from_env()
+    convergence = read_section("convergence", ConvergenceParams)
     model, history = train_classifier(manifest, data.train_split, data.val_split, params, read_seed(), runtime,
-                                      setup_runtime(runtime, world), world)
+                                      setup_runtime(runtime, world), convergence, world)
     if not world.is_main:
         return
     write_training_outputs(model_path, model, history_path, history, manifest.fingerprint, method=params.method,

@@ -6,6 +6,7 @@ import click
 from pipeline.core.errors import PipelineError
 from pipeline.core.runtime import RuntimeParams
 from pipeline.distributed.world import World
+from pipeline.eval.convergence import ConvergenceParams
 from pipeline.io.checkpoints import load_checkpoint
 from pipeline.io.label_png import read_label_png
 from pipeline.training.deeplab import TrainSegmentationParams, train_deeplab
@@ -34,7 +35,8 @@ def main(manifest_path, labels, classifier_path, model_path, history_path) -> No
     if params.init == "classifier":
         state = load_checkpoint(logged_read(classifier_path), manifest.fingerprint)["state_dict"]
     model, history = train_deeplab(manifest, data.train_split, lambda image_id: read_label_png(label_dir / f"{image_id}.png"),
-                                   params, state, read_seed(), runtime, setup_runtime(runtime, world), ids, world)
+                                   params, state, read_seed(), runtime, setup_runtime(runtime, world),
+                                   read_section("convergence", ConvergenceParams), ids, world)
     if not world.is_main:
         return
     write_training_outputs(model_path, model, history_path, history, manifest.fingerprint,

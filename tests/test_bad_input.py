@@ -336,7 +336,8 @@ extract_cams.main()
 def test_a_full_disk_while_writing_the_hdf5_leaves_nothing(workdir, tiny_builtin):
     _prepare(workdir, tiny_builtin)
     args = ["--manifest", "manifest.json", "--model", "c.pt", "--metrics", "m.json", "--history", "h.csv"]
-    params = {"data.root": str(tiny_builtin), "train_classifier.optim.epochs": 1, "train_classifier.crop_size": 32}
+    params = {"data.root": str(tiny_builtin), "train_classifier.optim.epochs": 1, "convergence.doublings": 0,
+              "train_classifier.crop_size": 32}
     assert run(train_classifier, args, params, workdir).exit_code == 0
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run([sys.executable, "-c", FULL_DISK_SCRIPT], cwd=workdir, env=env, capture_output=True,

@@ -147,8 +147,8 @@ def tiny_trained(tiny_builtin):
         cwd = os.getcwd()
         os.chdir(workdir)
         try:
-            params = {"data.root": "voc", "train_classifier.optim.epochs": 1, "train_classifier.crop_size": 32,
-                      "extract_cams.batch_size": 6}
+            params = {"data.root": "voc", "train_classifier.optim.epochs": 1, "convergence.doublings": 0,
+                      "train_classifier.crop_size": 32, "extract_cams.batch_size": 6}
             assert run(prepare, ["--out", "manifest.json"], params, workdir).exit_code == 0
             assert run(train_classifier, ["--manifest", "manifest.json", "--model", "classifier.pt", "--metrics",
                                           "m.json", "--history", "h.csv"], params, workdir).exit_code == 0

@@ -16,6 +16,7 @@ from pipeline.core.runtime import RuntimeParams
 from pipeline.data.synthetic import BuiltinParams
 from pipeline.data.voc import DataParams
 from pipeline.eval.cam_scores import EvalCamsParams
+from pipeline.eval.convergence import ConvergenceParams
 from pipeline.eval.report import ReportParams
 from pipeline.eval.segmentation import EvaluateParams
 from pipeline.refine.affinity_labels import AffinityLabelsParams
@@ -27,7 +28,8 @@ from pipeline.training.deeplab import TrainSegmentationParams
 from tests.conftest import REPO
 
 SECTION_CLASSES = {
-    "runtime": RuntimeParams, "builtin": BuiltinParams, "data": DataParams, "train_classifier": TrainClassifierParams,
+    "runtime": RuntimeParams, "convergence": ConvergenceParams, "builtin": BuiltinParams, "data": DataParams,
+    "train_classifier": TrainClassifierParams,
     "extract_cams": ExtractCamsParams, "eval_cams": EvalCamsParams, "affinity_labels": AffinityLabelsParams,
     "train_affinity": TrainAffinityParams, "random_walk": RandomWalkParams, "crf": CrfParams,
     "train_segmentation": TrainSegmentationParams, "evaluate": EvaluateParams, "report": ReportParams,

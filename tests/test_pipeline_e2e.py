@@ -14,6 +14,7 @@ from tests.conftest import REPO
 
 TINY = {
     "runtime": {"threads": 1},  # so that one process and each of two compute with the same thread count
+    "convergence": {"doublings": 0},  # one epoch has no trend and would count as still learning
     "builtin": {"num_train": 16, "num_val": 8, "image_size": 64},
     "train_classifier": {"crop_size": 64, "optim": {"epochs": 1, "batch_size": 8}},
     "extract_cams": {"scales": [1.0, 0.5], "batch_size": 8},
@@ -208,16 +209,20 @@ def test_inference_stages_on_two_processes_write_the_single_process_outputs(two_
 
 @pytest.mark.parametrize("method", ["cam", "gain", "puzzle"])
 def test_a_training_stage_on_two_processes_writes_its_outputs_once(two_processes, method):
-    """Also with GAIN's double backward and Puzzle's tile forward through BatchNorm over the global batch."""
+    """Also with GAIN's double backward and Puzzle's tile forward through BatchNorm over the global batch,
+    and a run trained again at twice its length on both processes."""
     params = yaml.safe_load((two_processes / "params.yaml").read_text())
     params["train_classifier"]["method"] = method
+    params["convergence"]["doublings"] = 1  # one epoch has no trend: both processes must agree to train again
     (two_processes / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = two_processes / f"two_train_{method}"
     result = _stage(two_processes, "train_classifier", "--manifest", "data/manifest.json", "--model",
                     f"{out}/classifier.pt", "--metrics", f"{out}/classifier.json", "--history", f"{out}/history.csv")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count("wrote ") == 3  # rank 0 alone writes (and logs) the checkpoint, history and metrics
-    assert 0.0 <= json.loads((out / "classifier.json").read_text())["classifier"]["val_map"] <= 1.0
+    classifier = json.loads((out / "classifier.json").read_text())["classifier"]
+    assert 0.0 <= classifier["val_map"] <= 1.0 and classifier["epochs"] == 2
+    assert result.stderr.count("training again from the start for 2 epochs") == 1
 
 
 def test_a_missing_data_root_is_named_before_dvc_hashes_it(project):

@@ -22,8 +22,8 @@ from pipeline.core.errors import PipelineError
 
 # The top-level keys of params.yaml: the shared ones, then one section per stage.
 SECTIONS = (
-    "seed", "runtime", "builtin", "data", "train_classifier", "extract_cams", "eval_cams", "affinity_labels",
-    "train_affinity", "random_walk", "crf", "train_segmentation", "evaluate", "report",
+    "seed", "runtime", "convergence", "builtin", "data", "train_classifier", "extract_cams", "eval_cams",
+    "affinity_labels", "train_affinity", "random_walk", "crf", "train_segmentation", "evaluate", "report",
 )
 
 Check = Callable[[Any], "str | None"]  # returns what is wrong with a value, or None

@@ -1,10 +1,12 @@
-"""Whether a training stage stopped while it was still learning, read from its history CSV.
+"""Whether a training run stopped while it was still learning, read from its history.
 
-Training lengths in params.yaml were sized on the built-in data; on harder data a stage can
+Training lengths in params.yaml were sized on the built-in data; on harder data a run can
 stop short (on the photographs, DeepLab's loss still falls steeply in its last epoch) and
-every figure after it inherits that. The report flags such a stage and names the key to
-raise. The classifier is judged on its val mAP (image labels, never pixel ground truth);
-AffinityNet and DeepLab have only their training loss, judged by its relative fall.
+every figure after it inherits that. So a run still learning is trained again at twice the
+length (`pipeline.training.lengths`), and the report flags a run still learning at its last
+length and names the key to raise. The classifier is judged on its val mAP (image labels,
+never pixel ground truth); AffinityNet and DeepLab have only their training loss, judged by
+its relative fall.
 """
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ from pipeline.core.errors import PipelineError
 
 @dataclass
 class ConvergenceParams:
-    """When the report calls a training stage still learning (the `report.still_learning` keys)."""
+    """The shared `convergence` section: when a training run counts as still learning, and how
+    often such a run is trained again at twice its epochs."""
 
     val_map_rise: float = bounded(0.005, 0.0)  # classifier: val mAP gained in the last epoch
     loss_fall: float = bounded(0.1, 0.0, 1.0)  # the others: share of the loss lost in the last epoch
+    doublings: int = bounded(2, 0)  # 0: every run trains exactly its optim.epochs
 
 
 @dataclass(frozen=True)
@@ -72,17 +76,20 @@ def training_progress(runs: list[TrainingRun], params: ConvergenceParams) -> dic
     return report
 
 
-def progress_phrases(run: dict) -> tuple[str, str]:
-    """What a run's last epoch gained, and the verdict, in words."""
+def gain_phrase(run: dict) -> str:
+    """What a run's last epoch gained, in words."""
     rise, fall = run.get("val_map_rise"), run.get("loss_fall")  # a run holds one of the two
     if rise is not None:
-        gain = f"val mAP rose {rise:.4f}"
-    elif fall is not None:
-        gain = f"loss fell {fall:.1%}"
-    else:
-        gain = "one epoch, no trend"
+        return f"val mAP rose {rise:.4f}"
+    if fall is not None:
+        return f"loss fell {fall:.1%}"
+    return "one epoch, no trend"
+
+
+def progress_phrases(run: dict) -> tuple[str, str]:
+    """What a run's last epoch gained, and the verdict, in words."""
     verdict = f"still learning: raise {run['raise']}" if run["still_learning"] else "levelled off"
-    return gain, verdict
+    return gain_phrase(run), verdict
 
 
 def describe_progress(name: str, run: dict) -> str:

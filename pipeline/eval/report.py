@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.core.config import bounded
 from pipeline.core.labels import label_names
-from pipeline.eval.convergence import ConvergenceParams, progress_phrases
+from pipeline.eval.convergence import progress_phrases
 from pipeline.io.label_png import voc_palette
 
 STAGE_TITLES = {"cam": "CAM", "rw": "Random walk", "crf": "Dense CRF", "seg": "DeepLab (val)"}
@@ -21,7 +21,6 @@ class ReportParams:
     """The `report` section."""
 
     samples: int = bounded(6, 1)  # sample images: the first ones of the train split
-    still_learning: ConvergenceParams = field(default_factory=ConvergenceParams)
 
 
 def colourise(labels: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Training AffinityNet on the confident affinity labels."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import Manifest
 from pipeline.distributed.world import World
+from pipeline.eval.convergence import ConvergenceParams
 from pipeline.io.label_png import read_label_png
 from pipeline.models.affinity import AffinityNet
 from pipeline.models.classifier import Classifier
 from pipeline.refine.affinity_pairs import affinity_loss, half_offsets, pair_affinities
+from pipeline.training.lengths import train_until_levelled
 from pipeline.training.loop import OptimParams, distribute, fit, make_loader, make_optimizer
 from pipeline.training.runtime import autocast, seed_everything
 
@@ -35,25 +38,31 @@ class TrainAffinityParams:
 
 
 def train_affinity(classifier: Classifier, manifest: Manifest, split: str, label_dir: Path, params: TrainAffinityParams,
-                   seed: int, runtime: RuntimeParams, device: torch.device,
+                   seed: int, runtime: RuntimeParams, device: torch.device, convergence: ConvergenceParams,
                    world: World | None = None) -> tuple[AffinityNet, list[dict]]:
     """Train AffinityNet on the classifier's backbone with the confident labels in `label_dir`
-    (on every process of `world`)."""
-    seed_everything(seed)
+    (on every process of `world`), again at twice the epochs while still learning (`convergence`).
+    `classifier` itself is left as it was: each run fine-tunes a copy of it."""
     offsets = half_offsets(params.radius)
     target = {"affinity": (lambda image_id: read_label_png(label_dir / f"{image_id}.png"), float(IGNORE_INDEX))}
-    dataset = ImageDataset(manifest, split, target, params.crop_size, params.scale_range, seed)
     world = world or World()
-    loader = make_loader(dataset, params.optim.batch_size, runtime, seed, device, world)
-    model = AffinityNet(classifier, list(params.channels), params.dim, params.freeze_backbone).to(device)
-    trained = distribute(model, world, runtime, device)
-    optimizer = make_optimizer(model, model.new_layers(), params.optim)
 
-    def step(batch, progress):
-        with autocast(device, runtime):
-            embeddings = trained(batch["image"].to(device, non_blocking=True)).float()
-        labels = F.interpolate(batch["affinity"][:, None].float(), size=embeddings.shape[2:], mode="nearest")
-        return affinity_loss(pair_affinities(embeddings, offsets), labels[:, 0].long().to(device), offsets)
+    def train(optim: OptimParams) -> tuple[AffinityNet, list[dict]]:
+        seed_everything(seed)
+        dataset = ImageDataset(manifest, split, target, params.crop_size, params.scale_range, seed)
+        loader = make_loader(dataset, optim.batch_size, runtime, seed, device, world)
+        model = AffinityNet(copy.deepcopy(classifier), list(params.channels), params.dim,
+                            params.freeze_backbone).to(device)
+        trained = distribute(model, world, runtime, device)
+        optimizer = make_optimizer(model, model.new_layers(), optim)
 
-    history = fit(trained, loader, optimizer, params.optim, step, desc="affinity")
-    return model.cpu(), history
+        def step(batch, progress):
+            with autocast(device, runtime):
+                embeddings = trained(batch["image"].to(device, non_blocking=True)).float()
+            labels = F.interpolate(batch["affinity"][:, None].float(), size=embeddings.shape[2:], mode="nearest")
+            return affinity_loss(pair_affinities(embeddings, offsets), labels[:, 0].long().to(device), offsets)
+
+        history = fit(trained, loader, optimizer, optim, step, desc="affinity")
+        return model.cpu(), history
+
+    return train_until_levelled(train, params.optim, convergence, "affinity")

@@ -11,10 +11,12 @@ from pipeline.core.runtime import RuntimeParams
 from pipeline.data.datasets import ImageDataset, same_size_batches
 from pipeline.data.voc import Manifest
 from pipeline.distributed.world import World
+from pipeline.eval.convergence import ConvergenceParams
 from pipeline.eval.metrics import mean_average_precision
 from pipeline.methods import MethodsParams, build_methods, method_spec_problem
 from pipeline.models.backbone import ARCHITECTURES, OUTPUT_STRIDES
 from pipeline.models.classifier import Classifier
+from pipeline.training.lengths import train_until_levelled
 from pipeline.training.loop import OptimParams, distribute, fit, make_loader, make_optimizer
 from pipeline.training.runtime import autocast, seed_everything
 
@@ -48,33 +50,37 @@ def predict_scores(model: Classifier, dataset: ImageDataset, batch_size: int, de
 
 
 def train_classifier(manifest: Manifest, train_split: str, val_split: str, params: TrainClassifierParams,
-                     seed: int, runtime: RuntimeParams, device: torch.device,
+                     seed: int, runtime: RuntimeParams, device: torch.device, convergence: ConvergenceParams,
                      world: World | None = None) -> tuple[Classifier, list[dict]]:
-    """Train (on every process of `world`); returns the model and its per-epoch history
-    (loss terms, and val mAP on rank 0)."""
-    seed_everything(seed)
-    methods = build_methods(params.method, params.methods, manifest, train_split, seed)
-    targets = {name: target for method in methods for name, target in method.pixel_targets().items()}
-    train_set = ImageDataset(manifest, train_split, targets, params.crop_size, params.scale_range, seed)
-    val_set = ImageDataset(manifest, val_split)
+    """Train (on every process of `world`), again at twice the epochs while still learning
+    (`convergence`); returns the model and its per-epoch history (loss terms, and val mAP on rank 0)."""
     world = world or World()
-    loader = make_loader(train_set, params.optim.batch_size, runtime, seed, device, world)
-    model = Classifier(params.arch, manifest.num_classes, params.pretrained, params.output_stride).to(device)
-    trained = distribute(model, world, runtime, device)
-    optimizer = make_optimizer(model, [model.head], params.optim)
+    val_set = ImageDataset(manifest, val_split)
 
-    def step(batch, progress):
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        with autocast(device, runtime):
-            output = trained(batch["image"])
-            terms = {"cls": F.multilabel_soft_margin_loss(output.logits.float(), batch["labels"])}
-            for method in methods:
-                terms.update(method.extra_losses(trained, batch, output, progress))
-        return terms
+    def train(optim: OptimParams) -> tuple[Classifier, list[dict]]:
+        seed_everything(seed)
+        methods = build_methods(params.method, params.methods, manifest, train_split, seed)
+        targets = {name: target for method in methods for name, target in method.pixel_targets().items()}
+        train_set = ImageDataset(manifest, train_split, targets, params.crop_size, params.scale_range, seed)
+        loader = make_loader(train_set, optim.batch_size, runtime, seed, device, world)
+        model = Classifier(params.arch, manifest.num_classes, params.pretrained, params.output_stride).to(device)
+        trained = distribute(model, world, runtime, device)
+        optimizer = make_optimizer(model, [model.head], optim)
 
-    def validate(epoch):
-        scores, labels = predict_scores(model, val_set, params.optim.batch_size, device, runtime)
-        return {"val_map": mean_average_precision(scores, labels)}
+        def step(batch, progress):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with autocast(device, runtime):
+                output = trained(batch["image"])
+                terms = {"cls": F.multilabel_soft_margin_loss(output.logits.float(), batch["labels"])}
+                for method in methods:
+                    terms.update(method.extra_losses(trained, batch, output, progress))
+            return terms
 
-    history = fit(trained, loader, optimizer, params.optim, step, validate, desc="classifier")
-    return model.cpu(), history
+        def validate(epoch):
+            scores, labels = predict_scores(model, val_set, optim.batch_size, device, runtime)
+            return {"val_map": mean_average_precision(scores, labels)}
+
+        history = fit(trained, loader, optimizer, optim, step, validate, desc="classifier")
+        return model.cpu(), history
+
+    return train_until_levelled(train, params.optim, convergence, "classifier")

@@ -16,7 +16,9 @@ from pipeline.data.datasets import ImageDataset
 from pipeline.data.voc import Manifest
 from pipeline.distributed.reduce import global_batch_scale
 from pipeline.distributed.world import World
+from pipeline.eval.convergence import ConvergenceParams
 from pipeline.models.deeplab import DEEPLAB_ARCHITECTURES, build_deeplab, load_backbone_from_classifier
+from pipeline.training.lengths import train_until_levelled
 from pipeline.training.loop import OptimParams, distribute, fit, make_loader, make_optimizer
 from pipeline.training.runtime import autocast, seed_everything
 
@@ -45,32 +47,38 @@ def _class_weights(dataset: ImageDataset, loader: Callable[[str], np.ndarray], n
 
 def train_deeplab(manifest: Manifest, split: str, label_loader: Callable[[str], np.ndarray],
                   params: TrainSegmentationParams, classifier_state: dict | None, seed: int, runtime: RuntimeParams,
-                  device: torch.device, ids: list[str] | None = None,
+                  device: torch.device, convergence: ConvergenceParams, ids: list[str] | None = None,
                   world: World | None = None) -> tuple[DeepLabV3, list[dict]]:
     """Train DeepLab on `label_loader(image_id)` label maps (255 ignored), over `ids` of `split`
-    (default: all of them), on every process of `world`."""
-    seed_everything(seed)
+    (default: all of them), on every process of `world`, again at twice the epochs while still
+    learning (`convergence`)."""
     num_labels = manifest.num_classes + 1
-    model = build_deeplab(params.arch, num_labels, params.init == "imagenet")
-    if params.init == "classifier":
-        load_backbone_from_classifier(model, classifier_state)
-    model.to(device)
     world = world or World()
-    trained = distribute(model, world, runtime, device)
-    dataset = ImageDataset(manifest, split, {"target": (label_loader, float(IGNORE_INDEX))},
-                           params.crop_size, params.scale_range, seed, ids)
-    loader = make_loader(dataset, params.optim.batch_size, runtime, seed, device, world)
-    weights = _class_weights(dataset, label_loader, num_labels).to(device) if params.balanced else None
-    optimizer = make_optimizer(model, [model.classifier], params.optim)
 
-    def step(batch, progress):
-        with autocast(device, runtime):
-            logits = trained(batch["image"].to(device, non_blocking=True))["out"].float()
-        target = batch["target"].to(device, non_blocking=True)
-        labelled = target[target != IGNORE_INDEX]  # the mean divides by their (weighted) count
-        count = weights[labelled].sum() if weights is not None else torch.tensor(float(labelled.numel()), device=device)
-        ce = F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX)
-        return {"ce": ce * global_batch_scale(count)}
+    def train(optim: OptimParams) -> tuple[DeepLabV3, list[dict]]:
+        seed_everything(seed)
+        model = build_deeplab(params.arch, num_labels, params.init == "imagenet")
+        if params.init == "classifier":
+            load_backbone_from_classifier(model, classifier_state)
+        model.to(device)
+        trained = distribute(model, world, runtime, device)
+        dataset = ImageDataset(manifest, split, {"target": (label_loader, float(IGNORE_INDEX))},
+                               params.crop_size, params.scale_range, seed, ids)
+        loader = make_loader(dataset, optim.batch_size, runtime, seed, device, world)
+        weights = _class_weights(dataset, label_loader, num_labels).to(device) if params.balanced else None
+        optimizer = make_optimizer(model, [model.classifier], optim)
 
-    history = fit(trained, loader, optimizer, params.optim, step, desc="deeplab")
-    return model.cpu(), history
+        def step(batch, progress):
+            with autocast(device, runtime):
+                logits = trained(batch["image"].to(device, non_blocking=True))["out"].float()
+            target = batch["target"].to(device, non_blocking=True)
+            labelled = target[target != IGNORE_INDEX]  # the mean divides by their (weighted) count
+            count = weights[labelled].sum() if weights is not None else torch.tensor(float(labelled.numel()),
+                                                                                     device=device)
+            ce = F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX)
+            return {"ce": ce * global_batch_scale(count)}
+
+        history = fit(trained, loader, optimizer, optim, step, desc="deeplab")
+        return model.cpu(), history
+
+    return train_until_levelled(train, params.optim, convergence, "deeplab")
