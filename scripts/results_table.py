@@ -414,18 +414,58 @@ def stage_figures(metrics: dict) -> list[float]:
     return [figure(metrics) for _, figure in STAGE_FIGURES + SEG_FIGURES]
 
 
-def render_stages(rows: list[dict]) -> str:
+def render_stages(rows: list[dict], is_current: Callable[[dict], bool] = lambda row: True) -> str:
+    """Each seed's figures and their mean ± sd, the CRF IoU per class, the epochs each training
+    run took and where the rows ran. Rows that fail `is_current` ran other pipeline code: they are
+    listed after the mean, labelled, and left out of it."""
     header = "| seed | " + " | ".join(STAGE_COLUMNS) + " |\n" + "|---" * (len(STAGE_COLUMNS) + 1) + "|\n"
-    lines, columns = [], [[] for _ in STAGE_COLUMNS]
-    for row in sorted(rows, key=lambda r: int(r["settings"]["seed"])):
-        values = stage_figures(row["metrics"])
-        for column, value in zip(columns, values):
-            column.append(value)
-        lines.append(f"| {row['settings']['seed']} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-    if len(rows) == 1:
-        return header + "\n".join(lines) + "\n"
-    lines.append("| mean ± sd | " + " | ".join(_mean_std(v) for v in columns) + " |")
-    return header + "\n".join(lines) + "\n" + render_class_spread(rows, "crf")
+    rows = sorted(rows, key=lambda r: int(r["settings"]["seed"]))
+    current = [row for row in rows if is_current(row)]
+    line = lambda row, label="": (f"| {row['settings']['seed']}{label} | "  # noqa: E731
+                                  + " | ".join(f"{v:.3f}" for v in stage_figures(row["metrics"])) + " |")
+    lines = [line(row) for row in current]
+    if len(current) > 1:
+        columns = zip(*(stage_figures(row["metrics"]) for row in current))
+        lines.append("| mean ± sd | " + " | ".join(_mean_std(list(c)) for c in columns) + " |")
+    lines += [line(row, EARLIER_CODE) for row in rows if row not in current]
+    parts = [header + "\n".join(lines) + "\n"]
+    if len(current) > 1:
+        parts.append(render_class_spread(current, "crf"))
+    parts += [render_lengths(current), render_provenance(current)]
+    return "".join(part for part in parts if part)
+
+
+# The training runs whose epochs the stages tables show (metrics/training.json), and their headers.
+TRAINING_RUNS = {"classifier": "classifier", "affinity": "AffinityNet", "deeplab": "DeepLab",
+                 "deeplab_full": "fully supervised"}
+
+
+def render_lengths(rows: list[dict]) -> str:
+    """The epochs each training run of each seed took: the `convergence` rule doubles a run that
+    is still learning. Empty where no row kept metrics/training.json."""
+    rows = [row for row in rows if "training" in row["metrics"]]
+    if not rows:
+        return ""
+    lines = ["\nEpochs each training run took (a run still learning trains again at twice its epochs, "
+             "`convergence` in params.yaml; * still learning at its last length):\n",
+             "| seed | " + " | ".join(TRAINING_RUNS.values()) + " |", "|---" * (len(TRAINING_RUNS) + 1) + "|"]
+    for row in rows:
+        runs = row["metrics"]["training"]
+        cells = [f"{runs[name]['epochs']}{'*' * runs[name]['still_learning']}" if name in runs else "–"
+                 for name in TRAINING_RUNS]
+        lines.append(f"| {row['settings']['seed']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_provenance(rows: list[dict]) -> str:
+    """Which seeds ran at which commit on which machine, in one line per pair."""
+    groups: dict[tuple, list[str]] = {}
+    for row in rows:
+        groups.setdefault((row.get("commit"), row.get("machine")), []).append(row["settings"]["seed"])
+    phrases = [f"seed{'s' * (len(seeds) > 1)} {', '.join(seeds)} at commit {commit}"
+               + (f" on {machine}" if machine else " (machine not recorded)")
+               for (commit, machine), seeds in groups.items()]
+    return "\nRan: " + "; ".join(phrases) + ".\n" if phrases else ""
 
 
 def render_class_spread(rows: list[dict], stage: str) -> str:
@@ -831,9 +871,10 @@ def render() -> None:
     stage_rows, method_rows = _rows("stages"), _rows("methods")
     for table in ("stages", "photos"):
         if _rows(table):
-            write_table(table, render_stages(_rows(table)))
-    if _rows("checks") and len(stage_rows) > 1:
-        write_table("checks", render_checks(_rows("checks"), stage_rows, row_is_current))
+            write_table(table, render_stages(_rows(table), row_is_current))
+    band_rows = [row for row in stage_rows if row_is_current(row)]  # the band is the current code's
+    if _rows("checks") and len(band_rows) > 1:
+        write_table("checks", render_checks(_rows("checks"), band_rows, row_is_current))
     if stage_rows or method_rows:
         write_table("methods", render_methods(method_rows, stage_rows, row_is_current))
     photo_method_rows, photo_stage_rows = _rows("photos_methods"), _rows("photos")

@@ -34,6 +34,22 @@ def test_stage_table_lists_every_seed_and_the_mean():
     assert "| boat | 0.700 | 0.900 | 0.141 |" in table  # the CRF IoU of each class per seed, and its sd
 
 
+def test_stage_table_leaves_rows_of_earlier_code_out_of_the_mean_and_shows_each_runs_epochs():
+    training = {"classifier": {"epochs": 20, "still_learning": False},
+                "deeplab_full": {"epochs": 20, "still_learning": True}}
+    rows = [{"settings": {"seed": "0"}, "metrics": {**_metrics(0.5, 0.6, 0.7, 0.6), "training": training},
+             "commit": "abc1234", "machine": "CPU X, 2 cores"},
+            {"settings": {"seed": "1"}, "metrics": _metrics(0.7, 0.8, 0.9, 0.7), "commit": "abc1234",
+             "machine": "CPU X, 2 cores"},
+            {"settings": {"seed": "2"}, "metrics": _metrics(0.1, 0.1, 0.1, 0.1), "commit": "0ld0000"}]
+    table = results_table.render_stages(rows, lambda row: row["commit"] == "abc1234")
+    assert "| mean ± sd | 0.990 ± 0.000 | 0.600 ± 0.141 |" in table  # seed 2 ran other code: not in the mean
+    assert "| 2 [earlier pipeline code] | 0.990 | 0.100 |" in table
+    assert "| seed | classifier | AffinityNet | DeepLab | fully supervised |" in table
+    assert "| 0 | 20 | – | – | 20* |" in table  # * still learning at its last length
+    assert "Ran: seeds 0, 1 at commit abc1234 on CPU X, 2 cores." in table
+
+
 def test_method_table_leaves_stages_that_did_not_run_empty():
     partial = _metrics(0.5, 0.6, 0.7, 0.6)
     for key in ("rw", "crf", "seg"):
