@@ -59,18 +59,20 @@ def stage_names() -> list[str]:
     return names
 
 
-# The history each training stage writes: its rows are the epochs of the run it kept.
-TRAINING_HISTORIES = {"train_classifier": "metrics/classifier_history.csv",
-                      "train_affinity": "metrics/affinity_history.csv",
-                      "train_segmentation@pseudo": "metrics/deeplab_history.csv",
-                      "train_segmentation@reference": "metrics/deeplab_full_history.csv"}
+# Each training stage's params section and the history it writes (its rows are the epochs of
+# the run it kept); the pseudo-label DeepLab trains once, at the reference's length.
+TRAINING_HISTORIES = {"train_classifier": ("train_classifier", "metrics/classifier_history.csv"),
+                      "train_affinity": ("train_affinity", "metrics/affinity_history.csv"),
+                      "train_reference": ("train_segmentation", "metrics/deeplab_full_history.csv"),
+                      "train_segmentation": (None, "metrics/deeplab_history.csv")}
 
 
-def epochs_trained(configured: int, history: str) -> int:
+def epochs_trained(configured: int | None, history: str) -> int:
     """Every epoch a training stage ran: a run that kept `kept` > `configured` epochs (the
-    `convergence` rule doubled it) also ran configured, 2x configured, ..., kept / 2 before."""
+    `convergence` rule doubled it) also ran configured, 2x configured, ..., kept / 2 before.
+    `configured` None: a run of one length, not grown."""
     kept = len(read_history(Path(history)))
-    return 2 * kept - configured if kept > configured else kept
+    return 2 * kept - configured if configured is not None and kept > configured else kept
 
 
 def stage_workload(stage: str, params: dict, counts: dict[str, int]) -> tuple[int, str]:
@@ -79,7 +81,9 @@ def stage_workload(stage: str, params: dict, counts: dict[str, int]) -> tuple[in
     threads = params["runtime"].get("threads") or len(os.sched_getaffinity(0))
     base = stage.split("@")[0]
     if stage in TRAINING_HISTORIES:
-        return epochs_trained(params[base]["optim"]["epochs"], TRAINING_HISTORIES[stage]) * train, f"{threads} threads"
+        section, history = TRAINING_HISTORIES[stage]
+        configured = params[section]["optim"]["epochs"] if section else None
+        return epochs_trained(configured, history) * train, f"{threads} threads"
     if base in ("affinity_labels", "crf"):
         return train, f"{params[base]['workers']} workers"
     generated = params["builtin"]["num_train"] + params["builtin"]["num_val"]  # the manifest may be another dataset's

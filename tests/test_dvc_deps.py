@@ -27,11 +27,12 @@ def test_the_import_walk_reaches_the_method_registry():
     assert REPO / "pipeline/__init__.py" not in files  # docstring only
 
 
-def test_foreach_stages_are_expanded_per_item():
+def test_the_pseudo_label_deeplab_waits_for_the_reference_length():
     stages = dvc_deps.stages()
-    assert {"train_segmentation@pseudo", "train_segmentation@reference"} <= set(stages)
-    assert "data/labels/crf" in stages["train_segmentation@pseudo"]["deps"]
-    assert "--labels gt" in stages["train_segmentation@reference"]["cmd"]
+    assert "data/labels/crf" in stages["train_segmentation"]["deps"]
+    assert "metrics/deeplab_full_history.csv" in stages["train_segmentation"]["deps"]
+    assert "--epochs-of metrics/deeplab_full_history.csv" in stages["train_segmentation"]["cmd"]
+    assert "--labels gt" in stages["train_reference"]["cmd"]
 
 
 def test_the_crf_stage_runs_no_network_code():

@@ -107,6 +107,20 @@ def test_report_flags_the_training_runs_still_learning(project):
     assert "still learning: raise train_segmentation.optim.epochs" in (project / "report/index.html").read_text()
 
 
+def test_the_pseudo_label_deeplab_trains_the_epochs_its_reference_took(project, tmp_path):
+    reference = tmp_path / "reference_history.csv"
+    reference.write_text("epoch,ce,loss\n1,1.0,1.0\n2,0.5,0.5\n")  # the rule would train again: 50 % fall
+    args = ["--manifest", "data/manifest.json", "--labels", "data/labels/crf", "--classifier", "data/models/classifier.pt",
+            "--model", str(tmp_path / "deeplab.pt"), "--history", str(tmp_path / "history.csv")]
+    result = _stage(project, "train_segmentation", *args, "--epochs-of", str(reference))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + 2  # TINY's 1 epoch gave way to 2
+    assert f"training 2 epochs, as the run of {reference} did" in result.stderr
+    assert "training again" not in result.stderr
+    missing = _stage(project, "train_segmentation", *args, "--epochs-of", str(tmp_path / "none.csv"))
+    assert missing.returncode != 0 and f"{tmp_path / 'none.csv'}: not a training history" in missing.stderr
+
+
 def test_second_repro_is_a_no_op(project):
     result = dvc("repro", cwd=project)
     assert result.returncode == 0
