@@ -714,29 +714,25 @@ def _photos_against_cam(question: str, name: str, method: str, suffix: str,
 
 DEEPLAB_5 = " (train_segmentation.optim.epochs=5)"  # the default DeepLab length, written out (fp32 Xeon rows)
 LONGER_LENGTHS = " (optim.epochs=20, train_segmentation.optim.epochs=15)"  # classifier 20 epochs, DeepLabs 15
-INTEL_XEON = "Intel(R) Xeon(R) Processor @ 2.50GHz"  # the second machine of the checks' `machine` rows
 BF16_XEON = "Intel(R) Xeon(R) Processor, 2 cores, native bf16"  # the third: an Intel Xeon that computes bf16
 # Keyed by their markers (results:<key>:start) in one of DOCUMENTS.
 COMPARISONS = {
-    # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data (its rows ran on the
-    # Intel Xeon; plain CAM's runs on that machine are the checks' `machine` rows).
+    # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data: its rows and plain
+    # CAM's (the stages table's) ran on one machine, the Intel Xeon with bf16, seed by seed ...
+    "puzzle_seeds": Comparison(
+        "built-in data, seed by seed",
+        (("plain CAM (stages table)", "stages", _default_run),
+         ("Puzzle-CAM, one-sided (`puzzle` rows)", "methods", _methods_row("puzzle"))),
+        (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
+        per_seed=True),
+    # ... and where the CAM stage's gain goes: foreground precision and recall after each stage.
     "puzzle_foreground": Comparison(
-        "foreground, Intel Xeon",
-        (("plain CAM (`machine` rows)", "checks", _check_rows("machine", INTEL_XEON)),
+        "foreground",
+        (("plain CAM (stages table)", "stages", _default_run),
          ("Puzzle-CAM, one-sided (`puzzle` rows)", "methods", _methods_row("puzzle"))),
         tuple(column for stage, name in (("cam", "CAM"), ("rw", "walk"), ("crf", "CRF"))
               for column in foreground_figures(stage, name)),
         per_seed=False),
-    # The same question in bf16, the precision of the stages table, on the third machine (its
-    # `machine` rows are its plain CAM; `runtime.amp=true`, the default, written out keeps its
-    # Puzzle-CAM rows apart from the fp32 Xeon's `puzzle` rows).
-    "puzzle_bf16_seeds": Comparison(
-        "built-in data, Intel Xeon with bf16",
-        (("plain CAM (`machine` rows)", "checks", _check_rows("machine", BF16_XEON)),
-         ("Puzzle-CAM, one-sided (`puzzle (runtime.amp=true)` rows)", "methods",
-          _methods_row("puzzle (runtime.amp=true)"))),
-        (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
-        per_seed=True),
     # Puzzle-CAM and plain CAM on the photographs, on the same machine (the Intel Xeon, fp32).
     "photos_puzzle_seeds": _photos_against_cam(
         "photographs, Intel Xeon", "Puzzle-CAM, one-sided", "puzzle", DEEPLAB_5,
