@@ -715,21 +715,21 @@ def _photos_against_cam(question: str, name: str, method: str, suffix: str,
 DEEPLAB_5 = " (train_segmentation.optim.epochs=5)"  # the default DeepLab length, written out (fp32 Xeon rows)
 LONGER_LENGTHS = " (optim.epochs=20, train_segmentation.optim.epochs=15)"  # classifier 20 epochs, DeepLabs 15
 BF16_XEON = "Intel(R) Xeon(R) Processor, 2 cores, native bf16"  # the third: an Intel Xeon that computes bf16
+# Puzzle-CAM's rows and plain CAM's (the stages table's), both run on the stages table's machine.
+PUZZLE_AGAINST_CAM = (("plain CAM (stages table)", "stages", _default_run),
+                      ("Puzzle-CAM, one-sided (`puzzle` rows)", "methods", _methods_row("puzzle")))
 # Keyed by their markers (results:<key>:start) in one of DOCUMENTS.
 COMPARISONS = {
-    # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data: its rows and plain
-    # CAM's (the stages table's) ran on one machine, the Intel Xeon with bf16, seed by seed ...
+    # Why Puzzle-CAM's CAM gain does not reach the CRF on the built-in data, seed by seed ...
     "puzzle_seeds": Comparison(
         "built-in data, seed by seed",
-        (("plain CAM (stages table)", "stages", _default_run),
-         ("Puzzle-CAM, one-sided (`puzzle` rows)", "methods", _methods_row("puzzle"))),
+        PUZZLE_AGAINST_CAM,
         (*STAGE_FIGURES, *foreground_figures("crf", "CRF")),
         per_seed=True),
     # ... and where the CAM stage's gain goes: foreground precision and recall after each stage.
     "puzzle_foreground": Comparison(
         "foreground",
-        (("plain CAM (stages table)", "stages", _default_run),
-         ("Puzzle-CAM, one-sided (`puzzle` rows)", "methods", _methods_row("puzzle"))),
+        PUZZLE_AGAINST_CAM,
         tuple(column for stage, name in (("cam", "CAM"), ("rw", "walk"), ("crf", "CRF"))
               for column in foreground_figures(stage, name)),
         per_seed=False),
