@@ -737,12 +737,15 @@ COMPARISONS = {
     "photos_puzzle_seeds": _photos_against_cam(
         "photographs, Intel Xeon", "Puzzle-CAM, one-sided", "puzzle", DEEPLAB_5,
         (*STAGE_FIGURES, *foreground_figures("crf", "CRF", ("precision",)), *SEG_FIGURES)),
-    # Puzzle-CAM and plain CAM on the photographs at today's code (the length rule): plain CAM's runs
-    # are the photographs table's (Intel Xeon with bf16), Puzzle-CAM's ran on the AMD EPYC (bf16).
-    "photos_puzzle_rule": Comparison(
+    # Puzzle-CAM, SSNet's readout and plain CAM on the photographs at today's code (the length rule):
+    # plain CAM's runs are the photographs table's (Intel Xeon with bf16), the methods' ran on the AMD
+    # EPYC (bf16).
+    "photos_methods_rule": Comparison(
         "photographs, default params (today's code: the length rule)",
         (("plain CAM (photographs table; Intel Xeon with bf16)", "photos", _default_run),
-         ("Puzzle-CAM, one-sided (`puzzle` rows; AMD EPYC, bf16)", "photos_methods", _methods_row("puzzle"))),
+         ("Puzzle-CAM, one-sided (`puzzle` rows; AMD EPYC, bf16)", "photos_methods", _methods_row("puzzle")),
+         ("SSNet, read out from H_i (`ssnet (...)` rows; AMD EPYC, bf16)", "photos_methods",
+          _methods_row(SSNET_READOUT))),
         (*STAGE_FIGURES, *foreground_figures("cam", "CAM"), *foreground_figures("crf", "CRF")),
         per_seed=True),
     # What longer training does on the photographs, where the default lengths stop short (Intel Xeon, fp32).
