@@ -61,6 +61,7 @@ WRITTEN_BY = {"classifier": "train_classifier", "cam": "eval_cams", "rw": "rando
 METHOD_KEY = "train_classifier.method"
 DEFAULT_METHODS = ("puzzle", "gain", "gain_ext", "ssnet")  # the methods table's rows when --methods is not given
 DOCUMENTS = (Path("README.md"), Path("docs/results.md"))  # the tables users compare with; the findings behind them
+VERDICT_SEEDS = 3  # issue #10: a method raises or lowers a figure only as judged over three seeds at least
 EARLIER_CODE = " [earlier pipeline code]"  # the label of a methods row whose commit ran other pipeline code
 PIPELINE_CODE = ("pipeline", "stages", "params.yaml", "dvc.yaml")  # what a row's figures can depend on
 METHODS_PACKAGE = "pipeline/methods"  # one module per training method, each registered in its __init__.py
@@ -594,7 +595,8 @@ def with_settings(label: str, suffix: str) -> str:
 def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | None) -> str:
     """One generated sentence per claim in CLAIMS, on the seeds where both methods reached the stage
     (the context claims only where the dataset annotates a co-occurrence context); a claim holds
-    where the mean moves its way and so do most of those seeds. Then the same claims between
+    where the mean moves its way and so do most of those seeds, and is judged only over
+    VERDICT_SEEDS seeds at least (fewer give the figures without a verdict). Then the same claims between
     ablation rows that changed the same settings (`puzzle (crop_size=128)` against
     `cam (crop_size=128)`), introduced by those settings."""
     lines = []
@@ -618,11 +620,14 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | N
             per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
             # issue #10's test of a gain: the mean, and more than half of the seeds (two of three)
             holds = (mean_ours > mean_theirs) == higher and 2 * per_seed > len(seeds)
-            lines.append(
-                f"- {where}`{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} against "
-                f"`{baseline}`: {mean_ours:.3f} vs {mean_theirs:.3f} (mean of seeds {', '.join(seeds)}; "
-                f"{'higher' if higher else 'lower'} on {per_seed} of {len(seeds)})"
-            )
+            figures = (f"{mean_ours:.3f} vs {mean_theirs:.3f} (mean of seeds {', '.join(seeds)}; "
+                       f"{'higher' if higher else 'lower'} on {per_seed} of {len(seeds)}")
+            if len(seeds) < VERDICT_SEEDS:  # a lead, reported without a verdict
+                lines.append(f"- {where}`{method}` against `{baseline}`, the {figure.format(c=cooccurrence)}: "
+                             f"{figures}; too few seeds for a verdict)")
+                continue
+            lines.append(f"- {where}`{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} "
+                         f"against `{baseline}`: {figures})")
     return "\n".join(lines) + "\n" if lines else ""
 
 

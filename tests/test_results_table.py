@@ -18,6 +18,13 @@ def current(commit: str | None) -> bool:
     return True
 
 
+@pytest.fixture
+def verdict_on_one_seed(monkeypatch):
+    """The tests of what a claim compares use one or two seeds; the seed count a verdict
+    needs has its own test."""
+    monkeypatch.setattr(results_table, "VERDICT_SEEDS", 1)
+
+
 def _metrics(cam, rw, crf, seg, full=0.8, boat_fp=0.2):
     stage = lambda m: {"miou": m, "per_class": {"background": {"iou": 0.9}, "boat": {"iou": m}}}  # noqa: E731
     return {"classifier": {"val_map": 0.99}, "cam": {**stage(cam), "oracle_miou": cam + 0.05, "context_fp": {"boat": boat_fp}},
@@ -122,7 +129,7 @@ def test_a_check_run_on_another_machine_is_kept_beside_the_first(tmp_path, monke
     assert results_table._rows("checks") == [row("Xeon, 2 cores", 0.93), row("EPYC, 2 cores", 0.92)]
 
 
-def test_method_findings_are_generated_from_the_figures():
+def test_method_findings_are_generated_from_the_figures(verdict_on_one_seed):
     rows = [{"settings": {"train_classifier.method": method, "seed": seed},
              "metrics": _metrics(cam, 0, 0, 0, boat_fp=fp)}
             for method, seed, cam, fp in [("cam", "0", 0.6, 0.1), ("cam", "1", 0.6, 0.1), ("gain", "0", 0.5, 0.4),
@@ -136,7 +143,21 @@ def test_method_findings_are_generated_from_the_figures():
     assert "puzzle" not in text  # no runs, no sentence
 
 
-def test_the_stage_table_runs_are_the_cam_rows_of_the_method_table():
+def test_a_verdict_needs_three_seeds():
+    def rows(cams):
+        return [{"settings": {"train_classifier.method": "puzzle", "seed": str(s)}, "metrics": _metrics(cam, 0, 0, 0)}
+                for s, cam in enumerate(cams)]
+
+    stage_rows = [{"settings": {"seed": str(s)}, "metrics": _metrics(0.6, 0, 0, 0)} for s in range(3)]
+    two = results_table.render_methods(rows([0.7, 0.7]), stage_rows, current)
+    assert ("- `puzzle` against `cam`, the CAM-stage mIoU: 0.700 vs 0.600 (mean of seeds 0, 1; higher on 2 of 2; "
+            "too few seeds for a verdict)") in two
+    three = results_table.render_methods(rows([0.7, 0.7, 0.5]), stage_rows, current)
+    assert ("- `puzzle` raises the CAM-stage mIoU against `cam`: 0.633 vs 0.600 "
+            "(mean of seeds 0, 1, 2; higher on 2 of 3)") in three
+
+
+def test_the_stage_table_runs_are_the_cam_rows_of_the_method_table(verdict_on_one_seed):
     stage_rows = [{"settings": {"seed": "0"}, "metrics": _metrics(0.6, 0.65, 0.7, 0.6)}]
     rows = [{"settings": {"train_classifier.method": "puzzle", "seed": "0"}, "metrics": _metrics(0.65, 0.7, 0.72, 0.6)}]
     text = results_table.render_methods(rows, stage_rows, current)
@@ -193,7 +214,7 @@ def test_a_method_run_at_earlier_pipeline_code_is_labelled_so_and_not_compared()
     assert "`puzzle` raises" not in text and "`puzzle` does not raise" not in text
 
 
-def test_ssnet_is_also_judged_with_its_own_readout():
+def test_ssnet_is_also_judged_with_its_own_readout(verdict_on_one_seed):
     readout = {"train_classifier.method": "ssnet", **results_table.SSNET_READOUT_SETTINGS}
     rows = [{"settings": {**readout, "seed": "0"}, "metrics": _metrics(0.75, 0.8, 0.85, 0.6)},
             {"settings": {"train_classifier.method": "ssnet", "extract_cams.method": "ssnet", "seed": "0"},
@@ -205,7 +226,7 @@ def test_ssnet_is_also_judged_with_its_own_readout():
     assert "`ssnet (extract_cams.method=ssnet)`" not in text  # the readout without its thresholds: an ablation
 
 
-def test_ssnet_readout_is_judged_within_an_ablation_too():
+def test_ssnet_readout_is_judged_within_an_ablation_too(verdict_on_one_seed):
     settings = {"train_classifier.method": "ssnet", **results_table.SSNET_READOUT_SETTINGS, "builtin.size": "64"}
     rows = [{"settings": {**settings, "seed": "0"}, "metrics": _metrics(0.75, 0.8, 0.85, 0.6)},
             {"settings": {"train_classifier.method": "cam", "builtin.size": "64", "seed": "0"},
@@ -373,7 +394,7 @@ def test_without_dvc_the_check_runs_the_locked_stage_commands_in_order_with_its_
     assert metrics == {"first": {"device": "cuda", "num_workers": 4}, "second": {"device": "cuda", "num_workers": 4}}
 
 
-def test_gain_ext_is_followed_into_the_crf_labels_where_its_rows_ran_through_the_crf():
+def test_gain_ext_is_followed_into_the_crf_labels_where_its_rows_ran_through_the_crf(verdict_on_one_seed):
     def row(method, cam_fp, crf, crf_fp):
         metrics = _metrics(0.6, 0.7, crf, 0.6, boat_fp=cam_fp)
         metrics["crf"]["context_fp"] = {"boat": crf_fp}
@@ -390,7 +411,7 @@ def test_gain_ext_is_followed_into_the_crf_labels_where_its_rows_ran_through_the
             "0.050 vs 0.200 (mean of seeds 0; lower on 1 of 1)") in text
 
 
-def test_a_methods_table_on_a_dataset_without_context_compares_with_its_own_default_runs():
+def test_a_methods_table_on_a_dataset_without_context_compares_with_its_own_default_runs(verdict_on_one_seed):
     photos = {"data.root": "data/photos"}
     rows = [{"settings": {**photos, "train_classifier.method": "puzzle", "seed": "0"},
              "metrics": _metrics(0.7, 0.8, 0.9, 0.6)}]
@@ -401,7 +422,7 @@ def test_a_methods_table_on_a_dataset_without_context_compares_with_its_own_defa
     assert "- `puzzle` raises the CRF mIoU against `cam`: 0.900 vs 0.800" in text
 
 
-def test_each_photographs_dataset_gets_its_own_methods_table_with_the_context_it_annotates(tmp_path, monkeypatch):
+def test_each_photographs_dataset_gets_its_own_methods_table_with_the_context_it_annotates(tmp_path, monkeypatch, verdict_on_one_seed):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "results").mkdir()
     plain, context = {"data.root": "data/photos"}, {"data.root": "data/photos_context"}
@@ -427,7 +448,7 @@ def test_each_photographs_dataset_gets_its_own_methods_table_with_the_context_it
             "0.100 vs 0.300") in with_context
 
 
-def test_ablation_rows_are_compared_with_plain_cam_under_the_same_settings():
+def test_ablation_rows_are_compared_with_plain_cam_under_the_same_settings(verdict_on_one_seed):
     def row(method, seed, cam, fp, **extra):
         return {"settings": {"train_classifier.method": method, **extra, "seed": seed},
                 "metrics": _metrics(cam, 0, 0, 0, boat_fp=fp)}
