@@ -620,14 +620,15 @@ def render_findings(by_method: dict[str, dict[str, dict]], cooccurrence: str | N
             per_seed = sum((a > b) == higher for a, b in zip(ours, theirs))
             # issue #10's test of a gain: the mean, and more than half of the seeds (two of three)
             holds = (mean_ours > mean_theirs) == higher and 2 * per_seed > len(seeds)
+            named = figure.format(c=cooccurrence)
             figures = (f"{mean_ours:.3f} vs {mean_theirs:.3f} (mean of seeds {', '.join(seeds)}; "
                        f"{'higher' if higher else 'lower'} on {per_seed} of {len(seeds)}")
             if len(seeds) < VERDICT_SEEDS:  # a lead, reported without a verdict
-                lines.append(f"- {where}`{method}` against `{baseline}`, the {figure.format(c=cooccurrence)}: "
-                             f"{figures}; too few seeds for a verdict)")
-                continue
-            lines.append(f"- {where}`{method}` {claim if holds else negation} the {figure.format(c=cooccurrence)} "
-                         f"against `{baseline}`: {figures})")
+                lines.append(f"- {where}`{method}` against `{baseline}`, the {named}: {figures}; "
+                             "too few seeds for a verdict)")
+            else:
+                lines.append(f"- {where}`{method}` {claim if holds else negation} the {named} against "
+                             f"`{baseline}`: {figures})")
     return "\n".join(lines) + "\n" if lines else ""
 
 
